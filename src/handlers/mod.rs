@@ -1,0 +1,68 @@
+//! Message handlers, one file per message family.
+//!
+//! [`dispatch`] routes a request by its `type`. Handlers parse only the fields they need from
+//! the raw body; a known type with missing or mistyped fields is answered with error 12, an
+//! unknown type with error 10, and anything but `init` before `init` with error 11.
+
+mod batch_echo;
+mod echo;
+mod init;
+
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::context::Request;
+use crate::protocol::ErrorCode;
+use crate::Node;
+
+pub(crate) use batch_echo::Batches;
+
+/// State owned by handlers whose work spans several messages.
+pub(crate) struct Handlers {
+    pub(crate) batches: Batches,
+}
+
+impl Handlers {
+    pub(crate) fn new(_config: &Config) -> Self {
+        Handlers {
+            batches: Batches::default(),
+        }
+    }
+}
+
+/// The request types mionode answers.
+pub const REQUEST_TYPES: [&str; 3] = ["init", "echo", "batch_echo"];
+
+/// Routes `req` to its handler.
+pub(crate) fn dispatch(node: &mut Node, req: &Request<'_>) {
+    if node.ctx.identity().is_none() && req.kind != "init" {
+        let text = format!("not initialized yet: {:?} arrived before init", req.kind);
+        return node
+            .ctx
+            .reply_error(req, ErrorCode::TemporarilyUnavailable.code(), &text);
+    }
+    match req.kind {
+        "init" => init::handle(node, req),
+        "echo" => echo::handle(node, req),
+        "batch_echo" => batch_echo::handle(node, req),
+        other => {
+            let text = format!("unsupported message type {other:?}");
+            node.ctx
+                .reply_error(req, ErrorCode::NotSupported.code(), &text);
+        }
+    }
+}
+
+/// Parses the fields of `req` a handler needs, or answers error 12 and returns `None`.
+fn parse<'a, T: Deserialize<'a>>(node: &mut Node, req: &Request<'a>) -> Option<T> {
+    match serde_json::from_str(req.body.get()) {
+        Ok(fields) => Some(fields),
+        Err(e) => {
+            let text = format!("malformed {}: {e}", req.kind);
+            log::warn!("from {}: {text}", req.src);
+            node.ctx
+                .reply_error(req, ErrorCode::MalformedRequest.code(), &text);
+            None
+        }
+    }
+}

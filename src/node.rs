@@ -1,0 +1,172 @@
+//! The node as a state machine: lines and clock ticks in, lines out. No I/O.
+//!
+//! The event loop feeds [`Node::handle_line`] with each input line and calls
+//! [`Node::fire_timers`] when [`Node::next_deadline`] has passed; everything the node writes
+//! waits in its outbox. Tests drive the same three calls with hand-made lines and instants.
+
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::context::{Context, Request, RpcError, TimerAction};
+use crate::handlers::{self, Handlers};
+use crate::outbox::Outbox;
+use crate::protocol::{Envelope, ErrorBody, Header};
+use crate::stats::Rejection;
+
+/// How much of a rejected line the log shows.
+const LOG_PREVIEW_BYTES: usize = 120;
+
+/// A Maelstrom node: the messaging core plus the state of its handlers.
+pub struct Node {
+    /// Messaging core: outbox, `msg_id`s, pending RPCs, timers.
+    pub ctx: Context,
+    /// State owned by handlers of multi-step operations.
+    pub(crate) handlers: Handlers,
+}
+
+/// A rejected line: the reason counted, and the detail logged.
+struct Rejected {
+    reason: Rejection,
+    detail: String,
+}
+
+impl Rejected {
+    fn new(reason: Rejection, detail: impl ToString) -> Self {
+        Rejected {
+            reason,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+impl Node {
+    /// A node that has not yet received `init`; `now` is the origin of its clock.
+    pub fn new(config: Config, now: Instant) -> Self {
+        let handlers = Handlers::new(&config);
+        Node {
+            ctx: Context::new(config, now),
+            handlers,
+        }
+    }
+
+    /// Handles one input line (without its `\n`) at time `now`.
+    pub fn handle_line(&mut self, line: &[u8], now: Instant) {
+        self.ctx.set_now(now);
+        self.ctx.stats_mut().lines_received += 1;
+        if let Err(rejected) = self.route(line) {
+            self.reject(rejected, line);
+        }
+    }
+
+    /// Records a line that was longer than the maximum and was discarded unread.
+    pub fn handle_oversized_line(&mut self, len: usize) {
+        self.ctx.stats_mut().lines_received += 1;
+        let max = self.ctx.config().max_line_bytes;
+        let detail = format!("{len} bytes, over the maximum of {max}");
+        self.reject(Rejected::new(Rejection::TooLong, detail), b"");
+    }
+
+    /// Runs every timer due at `now`: RPC timeouts, retries, upkeep.
+    pub fn fire_timers(&mut self, now: Instant) {
+        self.ctx.set_now(now);
+        while let Some(action) = self.ctx.pop_timer() {
+            match action {
+                TimerAction::RpcDeadline { key, msg_id } => {
+                    match self.ctx.expire_rpc(key, msg_id) {
+                        Some(callback) => {
+                            self.ctx.stats_mut().rpcs_timeout += 1;
+                            callback(self, Err(RpcError::Timeout));
+                        }
+                        None => debug_assert!(false, "deadline of msg_id {msg_id} outlived it"),
+                    }
+                }
+                TimerAction::Wake(f) => f(self),
+            }
+        }
+    }
+
+    /// When [`fire_timers`](Self::fire_timers) next has work, if ever.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.ctx.next_deadline()
+    }
+
+    /// Output waiting to be flushed.
+    pub fn outbox(&mut self) -> &mut Outbox {
+        self.ctx.outbox()
+    }
+
+    fn route(&mut self, line: &[u8]) -> Result<(), Rejected> {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return Err(Rejected::new(Rejection::Empty, "empty line"));
+        }
+        let text = std::str::from_utf8(line).map_err(|e| Rejected::new(Rejection::NotUtf8, e))?;
+        let envelope: Envelope<'_> =
+            serde_json::from_str(text).map_err(|e| Rejected::new(Rejection::BadEnvelope, e))?;
+        let header: Header<'_> = serde_json::from_str(envelope.body.get())
+            .map_err(|e| Rejected::new(Rejection::BadBody, e))?;
+        if let Some(me) = self.ctx.identity().map(|id| &*id.node_id) {
+            if envelope.dest != me {
+                let detail = format!("addressed to {:?}, this is {me:?}", envelope.dest);
+                return Err(Rejected::new(Rejection::Misaddressed, detail));
+            }
+        }
+        if let Some(in_reply_to) = header.in_reply_to {
+            self.on_reply(in_reply_to, &header.kind, envelope.body);
+            return Ok(());
+        }
+        let Some(msg_id) = header.msg_id else {
+            let detail = format!("{:?} request has no msg_id to answer", header.kind);
+            return Err(Rejected::new(Rejection::NoMsgId, detail));
+        };
+        let request = Request {
+            src: &envelope.src,
+            dest: &envelope.dest,
+            msg_id,
+            kind: &header.kind,
+            body: envelope.body,
+        };
+        handlers::dispatch(self, &request);
+        Ok(())
+    }
+
+    fn on_reply(&mut self, in_reply_to: u64, kind: &str, body: &serde_json::value::RawValue) {
+        let Some((callback, _sent_at)) = self.ctx.complete_rpc(in_reply_to) else {
+            self.ctx.stats_mut().stale_replies += 1;
+            log::debug!("stale reply {kind:?} to msg_id {in_reply_to}: nothing pending");
+            return;
+        };
+        let outcome = if kind == "error" {
+            self.ctx.stats_mut().rpcs_error += 1;
+            Err(match serde_json::from_str::<ErrorBody>(body.get()) {
+                Ok(e) => RpcError::Remote {
+                    code: e.code,
+                    text: e.text,
+                },
+                Err(e) => RpcError::Remote {
+                    code: crate::protocol::ErrorCode::Crash.code(),
+                    text: format!("unreadable error reply: {e}"),
+                },
+            })
+        } else {
+            self.ctx.stats_mut().rpcs_ok += 1;
+            Ok(body)
+        };
+        callback(self, outcome);
+    }
+
+    fn reject(&mut self, rejected: Rejected, line: &[u8]) {
+        self.ctx.stats_mut().reject(rejected.reason);
+        let preview = String::from_utf8_lossy(&line[..line.len().min(LOG_PREVIEW_BYTES)]);
+        let ellipsis = if line.len() > LOG_PREVIEW_BYTES {
+            "..."
+        } else {
+            ""
+        };
+        log::warn!(
+            "rejected input line ({}): {}; line: {preview:?}{ellipsis}",
+            rejected.reason,
+            rejected.detail
+        );
+    }
+}
