@@ -116,7 +116,9 @@ impl NodeProc {
     /// Closes stdin, waits for exit, and returns the rest of stdout and all of stderr.
     pub fn finish(mut self) -> (ExitStatus, Vec<Value>, String) {
         self.close_stdin();
-        let status = self.wait(LINE_TIMEOUT).expect("node exits after stdin closes");
+        let status = self
+            .wait(LINE_TIMEOUT)
+            .expect("node exits after stdin closes");
         let mut rest = Vec::new();
         while let Some(v) = self.try_recv(Duration::from_millis(200)) {
             rest.push(v);
