@@ -1,0 +1,184 @@
+//! Bad input never stops the node: each malformed line is followed by a valid echo that must
+//! still be answered, and each is answered with an error where that is safe, else logged.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{init_msg, NodeProc};
+
+fn echo(msg_id: u64) -> Value {
+    json!({"src":"c1","dest":"n1","body":{"type":"echo","msg_id":msg_id,"echo":msg_id}})
+}
+
+/// Lines that must not be answered: there is no one safe to answer, or no msg_id.
+const SILENT: &[(&[u8], &str)] = &[
+    (b"", "empty"),
+    (b"   \t ", "empty"),
+    (b"not json", "bad_envelope"),
+    (b"{\"src\":\"c1\",\"dest\":\"n1\",\"body\":", "bad_envelope"),
+    (b"[1,2,3]", "bad_envelope"),
+    (b"\"a string\"", "bad_envelope"),
+    (b"42", "bad_envelope"),
+    (b"null", "bad_envelope"),
+    (b"{}", "bad_envelope"),
+    (
+        b"{\"dest\":\"n1\",\"body\":{\"type\":\"echo\",\"msg_id\":1}}",
+        "bad_envelope",
+    ),
+    (
+        b"{\"src\":\"c1\",\"body\":{\"type\":\"echo\",\"msg_id\":1}}",
+        "bad_envelope",
+    ),
+    (b"{\"src\":\"c1\",\"dest\":\"n1\"}", "bad_envelope"),
+    (
+        b"{\"src\":1,\"dest\":\"n1\",\"body\":{\"type\":\"echo\",\"msg_id\":1}}",
+        "bad_envelope",
+    ),
+    (
+        b"{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"msg_id\":1}}",
+        "bad_body",
+    ),
+    (
+        b"{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":7,\"msg_id\":1}}",
+        "bad_body",
+    ),
+    (
+        b"{\"src\":\"c1\",\"dest\":\"n1\",\"body\":[\"echo\"]}",
+        "bad_body",
+    ),
+    (
+        b"{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"echo\",\"msg_id\":\"1\"}}",
+        "bad_body",
+    ),
+    (
+        b"{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"echo\",\"msg_id\":-1}}",
+        "bad_body",
+    ),
+    (
+        b"{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"echo\",\"msg_id\":1.5}}",
+        "bad_body",
+    ),
+    (
+        b"{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"echo\",\"echo\":1}}",
+        "no_msg_id",
+    ),
+    (
+        b"{\"src\":\"c1\",\"dest\":\"n9\",\"body\":{\"type\":\"echo\",\"msg_id\":1,\"echo\":1}}",
+        "misaddressed",
+    ),
+    (
+        b"{\"src\":\"c\xff\",\"dest\":\"n1\",\"body\":{\"type\":\"echo\",\"msg_id\":1}}",
+        "not_utf8",
+    ),
+    (b"\xfe\xfe\xfe", "not_utf8"),
+    (
+        b"{\"src\":\"n1\",\"dest\":\"n1\",\"body\":{\"type\":\"echo_ok\",\"in_reply_to\":999}}",
+        "",
+    ),
+];
+
+#[test]
+fn malformed_lines_are_logged_and_the_next_echo_is_answered() {
+    let mut node = NodeProc::init("n1", &["n1"], &["--max-line-bytes", "4096"]);
+    for (i, (line, _)) in SILENT.iter().enumerate() {
+        node.send_raw(line);
+        node.send_raw(b"\n");
+        let id = 100 + i as u64;
+        node.send(&echo(id));
+        let reply = node.recv();
+        assert_eq!(
+            reply["body"],
+            json!({"type":"echo_ok","echo":id,"in_reply_to":id,"msg_id":reply["body"]["msg_id"]}),
+            "after {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    let (status, rest, stderr) = node.finish();
+    assert!(status.success());
+    assert!(rest.is_empty(), "unexpected output: {rest:?}");
+    for (line, reason) in SILENT.iter().filter(|(_, r)| !r.is_empty()) {
+        assert!(
+            stderr.contains(&format!("({reason})")),
+            "no log line for {reason} ({:?}) in:\n{stderr}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    let rejected = stderr.matches("rejected input line").count();
+    assert_eq!(
+        rejected,
+        SILENT.iter().filter(|(_, r)| !r.is_empty()).count()
+    );
+}
+
+#[test]
+fn over_long_line_is_discarded_and_the_node_goes_on() {
+    let mut node = NodeProc::init("n1", &["n1"], &["--max-line-bytes", "1000"]);
+    let mut long = br#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":5,"echo":""#.to_vec();
+    long.extend(std::iter::repeat_n(b'x', 200_000));
+    long.extend_from_slice(b"\"}}\n");
+    node.send_raw(&long);
+    node.send(&echo(6));
+    let reply = node.recv();
+    assert_eq!(
+        reply["body"]["in_reply_to"], 6,
+        "the long echo got no answer"
+    );
+    let (_, _, stderr) = node.finish();
+    assert!(stderr.contains("(too_long)"), "{stderr}");
+}
+
+#[test]
+fn answerable_mistakes_get_maelstrom_errors() {
+    let mut node = NodeProc::spawn(&[]);
+    let cases: Vec<(Value, u64)> = vec![
+        // Before init: temporarily unavailable.
+        (json!({"type":"echo","msg_id":1,"echo":1}), 11),
+        (init_msg("n1", &["n1"])["body"].clone(), u64::MAX),
+        (json!({"type":"no_such_type","msg_id":2}), 10),
+        (json!({"type":"echo","msg_id":3}), 12),
+        (
+            json!({"type":"batch_echo","msg_id":4,"values":"not a list"}),
+            12,
+        ),
+        (json!({"type":"batch_echo","msg_id":5}), 12),
+        (json!({"type":"init","msg_id":6,"node_id":"n1"}), 12),
+        (
+            json!({"type":"init","msg_id":7,"node_id":"n2","node_ids":["n1","n2"]}),
+            22,
+        ),
+        (
+            json!({"type":"init","msg_id":8,"node_id":"n1","node_ids":["n1"]}),
+            u64::MAX,
+        ),
+    ];
+    for (body, code) in cases {
+        let msg_id = body["msg_id"].clone();
+        node.send(&json!({"src":"c1","dest":"n1","body":body}));
+        let reply = node.recv();
+        assert_eq!(reply["body"]["in_reply_to"], msg_id);
+        assert_eq!(reply["dest"], "c1");
+        assert_eq!(reply["src"], "n1");
+        if code == u64::MAX {
+            assert_eq!(reply["body"]["type"], "init_ok");
+        } else {
+            assert_eq!(reply["body"]["type"], "error", "{reply}");
+            assert_eq!(reply["body"]["code"], code, "{reply}");
+            assert!(reply["body"]["text"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty()));
+        }
+    }
+}
+
+#[test]
+fn last_line_without_newline_is_still_handled() {
+    let mut node = NodeProc::spawn(&[]);
+    let mut input = init_msg("n1", &["n1"]).to_string().into_bytes();
+    input.push(b'\n');
+    input.extend_from_slice(echo(2).to_string().as_bytes());
+    node.send_raw(&input);
+    let (status, out, _) = node.finish();
+    assert!(status.success());
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[1]["body"]["type"], "echo_ok");
+}
