@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{init_msg, peak_rss_kib, BIN};
+use support::{init_msg, wait_with_peak_rss, BIN};
 
 fn echo_line(i: u64) -> String {
     format!("{{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{{\"type\":\"echo\",\"msg_id\":{i},\"echo\":\"value-{i}\"}}}}\n")
@@ -77,7 +77,6 @@ fn slow_stdout_reader_gets_every_reply_in_order_with_bounded_memory() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
     let mut stdin = child.stdin.take().unwrap();
     let writer = thread::spawn(move || {
         let mut text = init_msg("n1", &["n1"]).to_string();
@@ -107,12 +106,10 @@ fn slow_stdout_reader_gets_every_reply_in_order_with_bounded_memory() {
         }
     }
     writer.join().unwrap();
-    let peak = peak_rss_kib(pid);
-    let status = child.wait().unwrap();
-    assert!(status.success());
+    let (success, peak) = wait_with_peak_rss(&mut child);
+    assert!(success);
     assert_eq!(count, ECHOES + 1);
     // 200,000 replies are about 17 MB; the outbox stops at its 4 MiB high-water mark.
-    eprintln!("peak RSS {peak} KiB");
     assert!(peak < 24 * 1024, "peak RSS {peak} KiB");
 }
 

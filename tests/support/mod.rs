@@ -157,12 +157,16 @@ pub fn run_with_input(args: &[&str], input: &[u8]) -> (ExitStatus, Vec<Value>, S
     node.finish()
 }
 
-/// Peak resident memory of a process, in KiB (VmHWM).
-pub fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc status")
+/// Waits for `child` to exit and returns whether it succeeded and its peak resident memory
+/// in KiB (from the kernel's rusage, so it is exact even for a short-lived process).
+pub fn wait_with_peak_rss(child: &mut Child) -> (bool, u64) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it and `status` for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: as above; the child has not been reaped by anyone else.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
+    let success = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    (success, usage.ru_maxrss as u64)
 }
