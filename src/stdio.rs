@@ -3,7 +3,7 @@
 //! # Descriptors of every kind
 //!
 //! epoll accepts pipes, sockets and terminals but refuses regular files and `/dev/null`
-//! (`EPERM`). [`StdStream::open`] makes the descriptor non-blocking and registers it; where
+//! (`EPERM`). [`StdStream::stdin`] and [`StdStream::stdout`] make the descriptor non-blocking and registers it; where
 //! epoll refuses, the stream is [`Readiness::Always`]: reads and writes on such files never
 //! block, so the loop treats them as permanently ready.
 //!
