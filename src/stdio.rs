@@ -3,9 +3,9 @@
 //! # Descriptors of every kind
 //!
 //! epoll accepts pipes, sockets and terminals but refuses regular files and `/dev/null`
-//! (`EPERM`). [`StdStream::stdin`] and [`StdStream::stdout`] make the descriptor non-blocking and registers it; where
-//! epoll refuses, the stream is [`Readiness::Always`]: reads and writes on such files never
-//! block, so the loop treats them as permanently ready.
+//! (`EPERM`). [`StdStream::stdin`] and [`StdStream::stdout`] make the descriptor
+//! non-blocking and register it; where epoll refuses, the stream is [`Readiness::Always`]:
+//! reads and writes on such files never block, so the loop treats them as always ready.
 //!
 //! `O_NONBLOCK` belongs to the open file description, which a terminal shares with every
 //! process attached to it: setting it on fd 0 of a shell's terminal would leave the shell with
