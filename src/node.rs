@@ -4,7 +4,7 @@
 //! [`Node::fire_timers`] when [`Node::next_deadline`] has passed; everything the node writes
 //! waits in its outbox. Tests drive the same three calls with hand-made lines and instants.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::context::{Context, Request, RpcError, TimerAction};
@@ -16,12 +16,29 @@ use crate::stats::Rejection;
 /// How much of a rejected line the log shows.
 const LOG_PREVIEW_BYTES: usize = 120;
 
+/// Rejected lines logged one by one per second; beyond that a flood of bad input is summed up
+/// in one line a second, so stderr cannot grow faster than the node can think.
+const REJECTIONS_LOGGED_PER_SECOND: u32 = 100;
+
+/// The window of [`REJECTIONS_LOGGED_PER_SECOND`].
+const REJECTION_LOG_WINDOW: Duration = Duration::from_secs(1);
+
 /// A Maelstrom node: the messaging core plus the state of its handlers.
 pub struct Node {
     /// Messaging core: outbox, `msg_id`s, pending RPCs, timers.
     pub ctx: Context,
     /// State owned by handlers of multi-step operations.
     pub(crate) handlers: Handlers,
+    /// Rate limit of the rejected-line log.
+    rejection_log: RejectionLog,
+}
+
+/// Counts rejected-line log lines in the current window, and those held back.
+#[derive(Default)]
+struct RejectionLog {
+    window_start: Option<Instant>,
+    logged: u32,
+    suppressed: u64,
 }
 
 /// A rejected line: the reason counted, and the detail logged.
@@ -46,6 +63,7 @@ impl Node {
         Node {
             ctx: Context::new(config, now),
             handlers,
+            rejection_log: RejectionLog::default(),
         }
     }
 
@@ -157,6 +175,9 @@ impl Node {
 
     fn reject(&mut self, rejected: Rejected, line: &[u8]) {
         self.ctx.stats_mut().reject(rejected.reason);
+        if !self.admit_rejection_log() {
+            return;
+        }
         let preview = String::from_utf8_lossy(&line[..line.len().min(LOG_PREVIEW_BYTES)]);
         let ellipsis = if line.len() > LOG_PREVIEW_BYTES {
             "..."
@@ -168,5 +189,36 @@ impl Node {
             rejected.reason,
             rejected.detail
         );
+    }
+
+    /// Whether one more rejected line may be logged in this window. The first line held back
+    /// arms a timer that reports how many were, when the window ends.
+    fn admit_rejection_log(&mut self) -> bool {
+        let now = self.ctx.now();
+        let log = &mut self.rejection_log;
+        let start = *log.window_start.get_or_insert(now);
+        if now.saturating_duration_since(start) >= REJECTION_LOG_WINDOW {
+            log.window_start = Some(now);
+            log.logged = 0;
+        }
+        if log.logged < REJECTIONS_LOGGED_PER_SECOND {
+            log.logged += 1;
+            return true;
+        }
+        log.suppressed += 1;
+        if log.suppressed == 1 {
+            let window_end = log.window_start.unwrap_or(now) + REJECTION_LOG_WINDOW;
+            self.ctx.after(
+                window_end.saturating_duration_since(now),
+                |node: &mut Node| {
+                    let held = std::mem::take(&mut node.rejection_log.suppressed);
+                    log::warn!(
+                        "{held} more rejected input lines not logged one by one \
+                         (over {REJECTIONS_LOGGED_PER_SECOND} a second); see the counters"
+                    );
+                },
+            );
+        }
+        false
     }
 }

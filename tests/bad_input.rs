@@ -182,3 +182,22 @@ fn last_line_without_newline_is_still_handled() {
     assert_eq!(out.len(), 2);
     assert_eq!(out[1]["body"]["type"], "echo_ok");
 }
+
+#[test]
+fn a_flood_of_bad_lines_is_summed_up_in_the_log() {
+    let mut node = NodeProc::init("n1", &["n1"], &[]);
+    node.send_raw(&b"garbage\n".repeat(5000));
+    node.send(&echo(2));
+    assert_eq!(node.recv()["body"]["in_reply_to"], 2);
+    // The summary comes from a timer at the end of the one-second window.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    node.send(&echo(3));
+    assert_eq!(node.recv()["body"]["in_reply_to"], 3);
+    let (_, _, stderr) = node.finish();
+    let one_by_one = stderr.matches("rejected input line").count();
+    assert!(one_by_one <= 200, "{one_by_one} lines logged one by one");
+    assert!(
+        stderr.contains("more rejected input lines not logged one by one"),
+        "{stderr}"
+    );
+}

@@ -93,7 +93,7 @@ pub(super) fn handle(node: &mut Node, req: &Request<'_>) {
 
 /// Sends attempt `attempt` of one value's echo. Returns false if the batch failed instead.
 fn send_echo(node: &mut Node, slot: Slot, attempt: u32) -> bool {
-    let Node { ctx, handlers } = node;
+    let Node { ctx, handlers, .. } = node;
     let Some(batch) = handlers.batches.table.get_mut(slot.key) else {
         return false;
     };
