@@ -223,3 +223,23 @@ fn terminal_stdin_works_and_is_left_blocking() {
     assert!(status.success());
     assert!(!is_nonblocking(&terminal), "terminal left non-blocking");
 }
+
+#[test]
+fn stdin_from_a_socket_works_until_it_is_shut_down() {
+    let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut child = Command::new(BIN)
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = init_msg("n1", &["n1"]).to_string();
+    line.push('\n');
+    line.push_str(&echo_line(2));
+    ours.write_all(line.as_bytes()).unwrap();
+    ours.shutdown(std::net::Shutdown::Write).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("echo_ok"));
+}
