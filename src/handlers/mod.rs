@@ -7,6 +7,10 @@
 mod batch_echo;
 mod echo;
 mod init;
+mod outbound;
+mod proxy;
+#[cfg(test)]
+mod testing;
 
 use serde::Deserialize;
 
@@ -18,6 +22,9 @@ use crate::Node;
 pub(crate) use batch_echo::Batches;
 
 /// State owned by handlers whose work spans several messages.
+///
+/// `proxy` has none: it is one RPC, and its callback captures all it needs (whom to
+/// answer), so the pending RPC table is its only state.
 pub(crate) struct Handlers {
     pub(crate) batches: Batches,
 }
@@ -31,7 +38,7 @@ impl Handlers {
 }
 
 /// The request types mionode answers.
-pub const REQUEST_TYPES: [&str; 3] = ["init", "echo", "batch_echo"];
+pub const REQUEST_TYPES: [&str; 4] = ["init", "echo", "batch_echo", "proxy"];
 
 /// Routes `req` to its handler.
 pub(crate) fn dispatch(node: &mut Node, req: &Request<'_>) {
@@ -45,6 +52,7 @@ pub(crate) fn dispatch(node: &mut Node, req: &Request<'_>) {
         "init" => init::handle(node, req),
         "echo" => echo::handle(node, req),
         "batch_echo" => batch_echo::handle(node, req),
+        "proxy" => proxy::handle(node, req),
         other => {
             let text = format!("unsupported message type {other:?}");
             node.ctx
