@@ -4,6 +4,7 @@
 //! the raw body; a known type with missing or mistyped fields is answered with error 12, an
 //! unknown type with error 10, and anything but `init` before `init` with error 11.
 
+mod backoff;
 mod batch_echo;
 mod echo;
 mod init;
@@ -19,6 +20,7 @@ use crate::context::Request;
 use crate::protocol::ErrorCode;
 use crate::Node;
 
+pub(crate) use backoff::Backoff;
 pub(crate) use batch_echo::Batches;
 
 /// State owned by handlers whose work spans several messages.
@@ -27,18 +29,21 @@ pub(crate) use batch_echo::Batches;
 /// answer), so the pending RPC table is its only state.
 pub(crate) struct Handlers {
     pub(crate) batches: Batches,
+    /// The jitter generator of the backoff schedules.
+    pub(crate) backoff: Backoff,
 }
 
 impl Handlers {
-    pub(crate) fn new(_config: &Config) -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
         Handlers {
             batches: Batches::default(),
+            backoff: Backoff::new(config.seed),
         }
     }
 }
 
 /// The request types mionode answers.
-pub const REQUEST_TYPES: [&str; 4] = ["init", "echo", "batch_echo", "proxy"];
+pub const REQUEST_TYPES: [&str; 5] = ["init", "echo", "batch_echo", "proxy", "compute_backoff"];
 
 /// Routes `req` to its handler.
 pub(crate) fn dispatch(node: &mut Node, req: &Request<'_>) {
@@ -53,6 +58,7 @@ pub(crate) fn dispatch(node: &mut Node, req: &Request<'_>) {
         "echo" => echo::handle(node, req),
         "batch_echo" => batch_echo::handle(node, req),
         "proxy" => proxy::handle(node, req),
+        "compute_backoff" => backoff::compute(node, req),
         other => {
             let text = format!("unsupported message type {other:?}");
             node.ctx

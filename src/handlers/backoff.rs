@@ -1,0 +1,236 @@
+//! Exponential backoff with jitter: `compute_backoff {max_retries, base_delay}` →
+//! `compute_backoff_ok {schedule_ms, total_ms, retries}`, and `backoff_relay {target, payload}`
+//! → `backoff_relay_ok {attempts, total_delay_ms}`.
+//!
+//! # Why back off, and why jitter
+//!
+//! When a service stumbles, every client's request times out at about the same moment. If
+//! they all retry at once, and again at fixed intervals, the recovering service meets the
+//! whole load in synchronized waves (a thundering herd) and falls over again, however much
+//! spare capacity it has on average. Doubling the wait after each failure cuts the retry load
+//! geometrically while the trouble lasts, giving the service room to recover; the cap keeps a
+//! client from waiting absurdly long once it has. Doubling alone keeps clients in step,
+//! though: clients that failed together retry together, just less often. The random jitter
+//! added to each wait spreads them out, so retries arrive as a trickle rather than a wave, and
+//! the spread accumulates: even once waits reach the cap, where jitter is cut off, each client
+//! keeps the offset its earlier jittered waits gave it.
+//!
+//! # The schedule
+//!
+//! The wait before retry `k` (from 0) is `base * 2^k` plus a jitter drawn uniformly from
+//! `[0, base * 2^k / 10]`, the sum capped at `max`. Waits are whole milliseconds, the
+//! resolution of the timer wheel that carries them. The jitter comes from a
+//! [`fastrand::Rng`] owned by the node and seeded from
+//! [`Config::seed`](crate::Config::seed), so a run can be replayed exactly.
+//!
+//! `compute_backoff` returns the delays before `max_retries` retries with the given base (in
+//! seconds on the wire); every draw advances the node's one generator.
+
+use serde::Deserialize;
+
+use crate::context::Request;
+use crate::protocol::{Body, ErrorCode};
+use crate::Node;
+
+/// Most retries one schedule may hold; bounds the memory a request can ask for.
+pub const MAX_RETRIES: u32 = 64;
+
+/// Largest `base_delay` accepted by `compute_backoff`, in seconds (a day).
+pub const MAX_BASE_DELAY_SECS: f64 = 86_400.0;
+
+/// The jitter generator.
+pub(crate) struct Backoff {
+    rng: fastrand::Rng,
+}
+
+impl Backoff {
+    /// A generator seeded with `seed`, or from the OS when `None`.
+    pub(crate) fn new(seed: Option<u64>) -> Self {
+        Backoff {
+            rng: seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed),
+        }
+    }
+}
+
+/// The delays, in milliseconds, before each of `retries` retries: `base_ms * 2^k` plus jitter
+/// in `[0, base_ms * 2^k / 10]`, capped at `max_ms`.
+pub fn schedule(base_ms: u64, max_ms: u64, retries: u32, rng: &mut fastrand::Rng) -> Vec<u64> {
+    (0..retries)
+        .map(|k| {
+            let doubled = base_ms.saturating_mul(2u64.saturating_pow(k)).min(max_ms);
+            let jitter = rng.u64(0..=doubled / 10);
+            doubled.saturating_add(jitter).min(max_ms)
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct ComputeBackoff {
+    max_retries: u32,
+    base_delay: f64,
+}
+
+pub(super) fn compute(node: &mut Node, req: &Request<'_>) {
+    let Some(ComputeBackoff {
+        max_retries,
+        base_delay,
+    }) = super::parse(node, req)
+    else {
+        return;
+    };
+    let problem = if max_retries > MAX_RETRIES {
+        Some(format!("max_retries {max_retries} is over {MAX_RETRIES}"))
+    } else if !(0.0..=MAX_BASE_DELAY_SECS).contains(&base_delay) {
+        let most = MAX_BASE_DELAY_SECS;
+        Some(format!("base_delay {base_delay} s is not in [0, {most}]"))
+    } else {
+        None
+    };
+    if let Some(text) = problem {
+        let text = format!("malformed compute_backoff: {text}");
+        return node
+            .ctx
+            .reply_error(req, ErrorCode::MalformedRequest.code(), &text);
+    }
+    let base_ms = (base_delay * 1000.0).round() as u64;
+    let max_ms = node.ctx.config().backoff_max.as_millis() as u64;
+    let schedule_ms = schedule(base_ms, max_ms, max_retries, &mut node.handlers.backoff.rng);
+    let body = Body::ComputeBackoffOk {
+        schedule_ms: &schedule_ms,
+        total_ms: schedule_ms.iter().sum(),
+        retries: max_retries,
+    };
+    node.ctx.reply(req, &body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn schedule_doubles_from_base_with_a_tenth_of_jitter() {
+        let mut rng = fastrand::Rng::with_seed(1);
+        let got = schedule(100, 2000, 6, &mut rng);
+        let floors = [100, 200, 400, 800, 1600, 2000];
+        for (k, (&d, &floor)) in got.iter().zip(&floors).enumerate() {
+            assert!(
+                d >= floor && d <= (floor + floor / 10).min(2000),
+                "k={k}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn schedule_is_the_same_for_the_same_seed() {
+        let a = schedule(100, 2000, 5, &mut fastrand::Rng::with_seed(42));
+        let b = schedule(100, 2000, 5, &mut fastrand::Rng::with_seed(42));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn schedule_saturates_instead_of_overflowing() {
+        let got = schedule(
+            u64::MAX / 3,
+            u64::MAX,
+            MAX_RETRIES,
+            &mut fastrand::Rng::new(),
+        );
+        assert_eq!(got.len(), MAX_RETRIES as usize);
+        assert!(got[2..].iter().all(|&d| d == u64::MAX));
+    }
+
+    #[test]
+    fn zero_base_waits_nothing() {
+        let got = schedule(0, 2000, 4, &mut fastrand::Rng::new());
+        assert_eq!(got, [0, 0, 0, 0]);
+    }
+
+    proptest! {
+        /// Every delay lies between the doubled base and that plus a tenth, and under the cap.
+        #[test]
+        fn schedule_respects_base_doubling_jitter_and_cap(
+            base in 0u64..5_000,
+            max in 0u64..100_000,
+            retries in 0u32..=MAX_RETRIES,
+            seed: u64,
+        ) {
+            let got = schedule(base, max, retries, &mut fastrand::Rng::with_seed(seed));
+            prop_assert_eq!(got.len(), retries as usize);
+            for (k, &d) in got.iter().enumerate() {
+                let doubled = base.saturating_mul(2u64.saturating_pow(k as u32));
+                prop_assert!(d <= max, "delay {} over the cap {}", d, max);
+                prop_assert!(d >= doubled.min(max), "delay {} under {}", d, doubled.min(max));
+                prop_assert!(d <= doubled.saturating_add(doubled / 10), "jitter too large: {}", d);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod handler_tests {
+    use super::super::testing::Driver;
+    use crate::Config;
+    use serde_json::{json, Value};
+
+    fn compute(d: &mut Driver, fields: Value) -> Value {
+        let mut body = fields;
+        body["type"] = json!("compute_backoff");
+        body["msg_id"] = json!(2);
+        d.receive("c1", body);
+        d.one()["body"].take()
+    }
+
+    #[test]
+    fn compute_backoff_lists_each_delay_and_their_exact_sum() {
+        let mut d = Driver::new(Config::default());
+        let body = compute(&mut d, json!({"max_retries":3,"base_delay":0.1}));
+        assert_eq!(body["type"], "compute_backoff_ok");
+        assert_eq!(body["retries"], 3);
+        let schedule: Vec<u64> = serde_json::from_value(body["schedule_ms"].clone()).unwrap();
+        assert_eq!(schedule.len(), 3);
+        assert_eq!(body["total_ms"], schedule.iter().sum::<u64>());
+        for (d, floor) in schedule.iter().zip([100, 200, 400]) {
+            assert!((floor..=floor + floor / 10).contains(d), "{schedule:?}");
+        }
+    }
+
+    #[test]
+    fn compute_backoff_is_reproducible_with_a_seed() {
+        let config = Config {
+            seed: Some(3),
+            ..Config::default()
+        };
+        let fields = json!({"max_retries":10,"base_delay":0.05});
+        let a = compute(&mut Driver::new(config.clone()), fields.clone());
+        let b = compute(&mut Driver::new(config), fields);
+        assert_eq!(a["schedule_ms"], b["schedule_ms"]);
+    }
+
+    #[test]
+    fn compute_backoff_refuses_bad_inputs_with_error_12() {
+        let mut d = Driver::new(Config::default());
+        for fields in [
+            json!({"max_retries":-1,"base_delay":0.1}),
+            json!({"max_retries":65,"base_delay":0.1}),
+            json!({"max_retries":1.5,"base_delay":0.1}),
+            json!({"max_retries":"3","base_delay":0.1}),
+            json!({"max_retries":3,"base_delay":-0.1}),
+            json!({"max_retries":3,"base_delay":1e300}),
+            json!({"max_retries":3,"base_delay":"fast"}),
+            json!({"max_retries":3}),
+            json!({"base_delay":0.1}),
+        ] {
+            let body = compute(&mut d, fields.clone());
+            assert_eq!(body["code"], 12, "{fields}: {body}");
+        }
+    }
+
+    #[test]
+    fn compute_backoff_with_no_retries_is_empty() {
+        let mut d = Driver::new(Config::default());
+        let body = compute(&mut d, json!({"max_retries":0,"base_delay":1}));
+        assert_eq!(body["schedule_ms"], json!([]));
+        assert_eq!(body["total_ms"], 0);
+    }
+}
