@@ -219,6 +219,11 @@ impl Context {
         self.rpcs.len()
     }
 
+    /// Number of timers parked on the wheel: RPC deadlines and wake-ups.
+    pub fn timers_parked(&self) -> usize {
+        self.timers.len()
+    }
+
     /// Whether RPC `msg_id` is awaiting a reply or a timeout.
     pub fn is_pending(&self, msg_id: u64) -> bool {
         self.rpcs.get(msg_id).is_some()

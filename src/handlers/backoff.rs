@@ -23,17 +23,23 @@
 //! [`fastrand::Rng`] owned by the node and seeded from
 //! [`Config::seed`](crate::Config::seed), so a run can be replayed exactly.
 //!
-//! `compute_backoff` returns the delays before `max_retries` retries with the given base (in
-//! seconds on the wire); every draw advances the node's one generator.
+//! `backoff_relay` is the retry engine of [`retry`] with this schedule: its first attempt goes
+//! out at once, and after attempt `k` has gone unanswered for
+//! [`Config::backoff_attempt_timeout`](crate::Config::backoff_attempt_timeout), attempt `k+1`
+//! waits the `k`-th delay. `compute_backoff` returns the delays a `backoff_relay` would wait
+//! with `max_retries + 1` attempts and the given base (in seconds on the wire); every draw
+//! advances the same generator, so it shows a schedule of the kind used, not the next one.
 
 use serde::Deserialize;
 
+use super::outbound::{check_target, Forward};
+use super::retry::{self, Kind, Plan, MAX_ATTEMPTS};
 use crate::context::Request;
 use crate::protocol::{Body, ErrorCode};
 use crate::Node;
 
-/// Most retries one schedule may hold; bounds the memory a request can ask for.
-pub const MAX_RETRIES: u32 = 64;
+/// Most retries one schedule may hold: one fewer than the attempts of an operation.
+pub const MAX_RETRIES: u32 = MAX_ATTEMPTS - 1;
 
 /// Largest `base_delay` accepted by `compute_backoff`, in seconds (a day).
 pub const MAX_BASE_DELAY_SECS: f64 = 86_400.0;
@@ -101,6 +107,25 @@ pub(super) fn compute(node: &mut Node, req: &Request<'_>) {
         retries: max_retries,
     };
     node.ctx.reply(req, &body);
+}
+
+pub(super) fn relay(node: &mut Node, req: &Request<'_>) {
+    let Some(Forward { target, payload }) = super::parse(node, req) else {
+        return;
+    };
+    if !check_target(node, req, &target) {
+        return;
+    }
+    let config = node.ctx.config();
+    let retries = config.backoff_attempts.clamp(1, MAX_ATTEMPTS) - 1;
+    let base_ms = config.backoff_base.as_millis() as u64;
+    let max_ms = config.backoff_max.as_millis() as u64;
+    let plan = Plan {
+        kind: Kind::Backoff,
+        timeout: config.backoff_attempt_timeout,
+        delays_ms: schedule(base_ms, max_ms, retries, &mut node.handlers.backoff.rng),
+    };
+    retry::start(node, req, &target, &payload, plan);
 }
 
 #[cfg(test)]

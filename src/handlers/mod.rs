@@ -10,6 +10,8 @@ mod echo;
 mod init;
 mod outbound;
 mod proxy;
+mod relay;
+mod retry;
 #[cfg(test)]
 mod testing;
 
@@ -22,6 +24,7 @@ use crate::Node;
 
 pub(crate) use backoff::Backoff;
 pub(crate) use batch_echo::Batches;
+pub(crate) use retry::Relays;
 
 /// State owned by handlers whose work spans several messages.
 ///
@@ -29,6 +32,8 @@ pub(crate) use batch_echo::Batches;
 /// answer), so the pending RPC table is its only state.
 pub(crate) struct Handlers {
     pub(crate) batches: Batches,
+    /// `relay` and `backoff_relay` operations in progress.
+    pub(crate) relays: Relays,
     /// The jitter generator of the backoff schedules.
     pub(crate) backoff: Backoff,
 }
@@ -37,13 +42,22 @@ impl Handlers {
     pub(crate) fn new(config: &Config) -> Self {
         Handlers {
             batches: Batches::default(),
+            relays: Relays::default(),
             backoff: Backoff::new(config.seed),
         }
     }
 }
 
 /// The request types mionode answers.
-pub const REQUEST_TYPES: [&str; 5] = ["init", "echo", "batch_echo", "proxy", "compute_backoff"];
+pub const REQUEST_TYPES: [&str; 7] = [
+    "init",
+    "echo",
+    "batch_echo",
+    "proxy",
+    "relay",
+    "backoff_relay",
+    "compute_backoff",
+];
 
 /// Routes `req` to its handler.
 pub(crate) fn dispatch(node: &mut Node, req: &Request<'_>) {
@@ -58,6 +72,8 @@ pub(crate) fn dispatch(node: &mut Node, req: &Request<'_>) {
         "echo" => echo::handle(node, req),
         "batch_echo" => batch_echo::handle(node, req),
         "proxy" => proxy::handle(node, req),
+        "relay" => relay::handle(node, req),
+        "backoff_relay" => backoff::relay(node, req),
         "compute_backoff" => backoff::compute(node, req),
         other => {
             let text = format!("unsupported message type {other:?}");

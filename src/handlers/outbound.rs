@@ -28,6 +28,17 @@ pub(super) struct Payload<'a> {
     fields: BTreeMap<Cow<'a, str>, &'a RawValue>,
 }
 
+/// The fields of `relay`, `send_fire_forget` and `backoff_relay`.
+#[derive(Deserialize)]
+pub(super) struct Forward<'a> {
+    /// Where the payload goes.
+    #[serde(borrow)]
+    pub(super) target: Cow<'a, str>,
+    /// What goes there.
+    #[serde(borrow)]
+    pub(super) payload: Payload<'a>,
+}
+
 /// Fields of a payload the node replaces with its own.
 const STRIPPED: [&str; 2] = ["msg_id", "in_reply_to"];
 
@@ -35,6 +46,11 @@ impl Payload<'_> {
     /// The payload's `type`, for logs.
     pub(super) fn kind(&self) -> &str {
         self.fields.get("type").map_or("", |raw| raw.get())
+    }
+
+    /// The payload as one JSON object, for an operation that sends it more than once.
+    pub(super) fn to_raw(&self) -> Result<Box<RawValue>, serde_json::Error> {
+        serde_json::value::to_raw_value(self)
     }
 }
 
