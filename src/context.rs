@@ -219,6 +219,11 @@ impl Context {
         self.rpcs.len()
     }
 
+    /// Number of RPCs the pending table can hold before it allocates again.
+    pub fn pending_capacity(&self) -> usize {
+        self.rpcs.capacity()
+    }
+
     /// Number of timers parked on the wheel: RPC deadlines and wake-ups.
     pub fn timers_parked(&self) -> usize {
         self.timers.len()

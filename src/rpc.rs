@@ -86,6 +86,12 @@ impl<C> PendingRpcs<C> {
         self.slots.len()
     }
 
+    /// Number of RPCs the table can hold without allocating: it grows to a peak and is
+    /// reused after, until an emptied table gives it back.
+    pub fn capacity(&self) -> usize {
+        self.slots.capacity()
+    }
+
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()

@@ -10,6 +10,7 @@ mod echo;
 mod init;
 mod outbound;
 mod proxy;
+mod reaper;
 mod relay;
 mod retry;
 #[cfg(test)]
@@ -24,16 +25,19 @@ use crate::Node;
 
 pub(crate) use backoff::Backoff;
 pub(crate) use batch_echo::Batches;
+pub(crate) use reaper::Reaper;
 pub(crate) use retry::Relays;
 
 /// State owned by handlers whose work spans several messages.
 ///
-/// `proxy` has none: it is one RPC, and its callback captures all it needs (whom to
-/// answer), so the pending RPC table is its only state.
+/// `proxy` and `send_fire_forget` have none: each is one RPC, and its callback captures all
+/// it needs (whom to answer), so the pending RPC table is their only state.
 pub(crate) struct Handlers {
     pub(crate) batches: Batches,
     /// `relay` and `backoff_relay` operations in progress.
     pub(crate) relays: Relays,
+    /// Reaped callbacks not yet logged.
+    pub(crate) reaper: Reaper,
     /// The jitter generator of the backoff schedules.
     pub(crate) backoff: Backoff,
 }
@@ -43,18 +47,21 @@ impl Handlers {
         Handlers {
             batches: Batches::default(),
             relays: Relays::default(),
+            reaper: Reaper::default(),
             backoff: Backoff::new(config.seed),
         }
     }
 }
 
 /// The request types mionode answers.
-pub const REQUEST_TYPES: [&str; 7] = [
+pub const REQUEST_TYPES: [&str; 9] = [
     "init",
     "echo",
     "batch_echo",
     "proxy",
     "relay",
+    "send_fire_forget",
+    "pending_count",
     "backoff_relay",
     "compute_backoff",
 ];
@@ -73,6 +80,8 @@ pub(crate) fn dispatch(node: &mut Node, req: &Request<'_>) {
         "batch_echo" => batch_echo::handle(node, req),
         "proxy" => proxy::handle(node, req),
         "relay" => relay::handle(node, req),
+        "send_fire_forget" => reaper::fire_forget(node, req),
+        "pending_count" => reaper::pending_count(node, req),
         "backoff_relay" => backoff::relay(node, req),
         "compute_backoff" => backoff::compute(node, req),
         other => {
