@@ -27,6 +27,47 @@ struct Args {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     rpc_attempts: u32,
 
+    /// Deadline of a proxy's RPC to its target, in milliseconds; after it, the proxy answers
+    /// error 0.
+    #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = millis())]
+    proxy_timeout_ms: u64,
+
+    /// Deadline of each relay attempt, in milliseconds; when it passes unanswered, the next
+    /// attempt goes out (a late reply to an earlier attempt still counts).
+    #[arg(long, default_value_t = 500, value_name = "MS", value_parser = millis())]
+    relay_timeout_ms: u64,
+
+    /// Attempts of a relay, each with a fresh msg_id, before it answers error 0.
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = attempts())]
+    relay_attempts: u32,
+
+    /// Deadline of a send_fire_forget RPC, in milliseconds: its callback is reaped then.
+    #[arg(long, default_value_t = 2000, value_name = "MS", value_parser = millis())]
+    reaper_threshold_ms: u64,
+
+    /// Wait before the first backoff_relay retry, in milliseconds; it doubles for each
+    /// retry after, plus up to a tenth of jitter.
+    #[arg(long, default_value_t = 100, value_name = "MS", value_parser = millis_or_zero())]
+    backoff_base_ms: u64,
+
+    /// Cap on each backoff wait (of backoff_relay and compute_backoff), in milliseconds.
+    #[arg(long, default_value_t = 2000, value_name = "MS", value_parser = millis_or_zero())]
+    backoff_max_ms: u64,
+
+    /// Attempts of a backoff_relay (the first one and its retries), before it answers error 0.
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = attempts())]
+    backoff_attempts: u32,
+
+    /// Deadline of each backoff_relay attempt, in milliseconds, before its backoff wait
+    /// begins.
+    #[arg(long, default_value_t = 500, value_name = "MS", value_parser = millis())]
+    backoff_attempt_timeout_ms: u64,
+
+    /// Seed of the backoff jitter generator, for reproducible runs; without it the seed is
+    /// random.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
     /// Longest input line accepted, in bytes; longer lines are discarded and logged.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
     max_line_bytes: usize,
@@ -51,11 +92,41 @@ impl Args {
         Config {
             rpc_timeout: Duration::from_millis(self.rpc_timeout_ms),
             rpc_attempts: self.rpc_attempts,
+            proxy_timeout: Duration::from_millis(self.proxy_timeout_ms),
+            relay_timeout: Duration::from_millis(self.relay_timeout_ms),
+            relay_attempts: self.relay_attempts,
+            reaper_threshold: Duration::from_millis(self.reaper_threshold_ms),
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            backoff_max: Duration::from_millis(self.backoff_max_ms),
+            backoff_attempts: self.backoff_attempts,
+            backoff_attempt_timeout: Duration::from_millis(self.backoff_attempt_timeout_ms),
+            seed: self.seed,
             max_line_bytes: self.max_line_bytes,
             outbox_high_water: self.outbox_high_water,
-            ..Config::default()
         }
     }
+}
+
+/// Longest duration a flag accepts, in milliseconds (a day): far beyond any useful deadline,
+/// and far from overflowing the clock.
+const MAX_FLAG_MILLIS: u64 = 86_400_000;
+
+/// Most attempts a flag accepts: the backoff schedule holds one delay per retry.
+const MAX_FLAG_ATTEMPTS: u32 = 65;
+
+/// A deadline in milliseconds: at least 1 (a zero deadline could never be met).
+fn millis() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=MAX_FLAG_MILLIS)
+}
+
+/// A wait in milliseconds, possibly none.
+fn millis_or_zero() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(0..=MAX_FLAG_MILLIS)
+}
+
+/// A number of attempts: at least the first one.
+fn attempts() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(1..=i64::from(MAX_FLAG_ATTEMPTS))
 }
 
 fn main() -> ExitCode {
@@ -96,4 +167,24 @@ fn install_panic_hook() {
         log::error!("panic: {info}");
         default(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_well_formed() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn flag_defaults_are_the_config_defaults() {
+        let args = Args::parse_from(["mionode"]);
+        assert_eq!(
+            format!("{:?}", args.config()),
+            format!("{:?}", Config::default())
+        );
+    }
 }
