@@ -227,7 +227,7 @@ fn terminal_stdin_works_and_is_left_blocking() {
 #[test]
 fn stdin_from_a_socket_works_until_it_is_shut_down() {
     let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .stdout(Stdio::piped())
         .spawn()
