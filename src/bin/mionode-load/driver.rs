@@ -1,0 +1,655 @@
+//! The event loop: one thread, one `mio::Poll`, every node's pipes and the signals on it.
+//!
+//! Why one loop and not a thread per node: the driver's work per message is small (find the
+//! newline, parse the envelope, splice in an `id`, append to the receiver's buffer), so what
+//! it costs is wake-ups and cross-thread hand-offs, not computation. One loop reads each
+//! node's stdout in chunks of up to [`READ_CHUNK`](crate::process::READ_CHUNK), routes every complete line in the
+//! chunk, and writes each node's accumulated input with one `write` per turn: under load a
+//! turn moves hundreds of messages per system call, and no message ever crosses a thread.
+//! It also keeps the network's state (latency queue, partitions, counters) single-owner and
+//! the random choices in one deterministic order per stream. On this 2-core machine the nodes
+//! need the other core; a second driver thread would only compete with them.
+//!
+//! A turn: wait for readiness or the earliest deadline (a delayed message, a client timeout,
+//! an open-loop start, a nemesis action, the 100 ms tick, the end of a phase); read every
+//! readable node until `WouldBlock` or its budget (a busy node cannot starve the others or
+//! the timers); deliver due messages; expire timed-out requests; start due requests; advance
+//! the phase; flush every node's input. Phases: init (every node must answer `init` within
+//! [`INIT_TIMEOUT`]), run (clients send until the time limit or Ctrl-C), drain (no new
+//! requests; wait up to the grace period for replies in flight), done. A second Ctrl-C skips
+//! the grace period.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::checker::{check_reply, FailureKind, Failures, Outcome};
+use crate::cli::is_client_id;
+use crate::clients::Clients;
+use crate::nemesis::Nemesis;
+use crate::network::Network;
+use crate::process::NodeProcess;
+use crate::progress::Progress;
+use crate::stats::Stats;
+use crate::wire;
+use crate::workload::Workload;
+
+/// How long a node has to answer `init`, as in Maelstrom.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long nodes get to exit after their stdin is closed before they are killed.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Period of the housekeeping tick: progress bar, exit checks.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Reads per node per turn before the loop looks at the others and at its timers.
+const READS_PER_TURN: usize = 4;
+
+/// Open-loop starts per turn, so a driver that fell behind catches up without starving reads.
+const STARTS_PER_TURN: usize = 10_000;
+
+/// The longest line accepted from a node; a longer one is a protocol violation.
+pub const MAX_LINE: usize = 64 << 20;
+
+/// Signals share the poll with the pipes; pipe tokens are `2i` (stdout) and `2i + 1` (stdin).
+const SIGNALS: Token = Token(usize::MAX);
+
+/// What a run needs besides the nodes.
+#[derive(Debug)]
+pub struct Plan {
+    /// Node ids, in order.
+    pub ids: Vec<String>,
+    /// How long clients send.
+    pub time_limit: Duration,
+    /// How long to wait for replies in flight afterwards.
+    pub grace: Duration,
+}
+
+/// Per-node state the loop keeps besides the process.
+#[derive(Debug, Default)]
+struct NodeState {
+    /// Bytes read from stdout, not yet a complete line.
+    pending: Vec<u8>,
+    /// Stdout has more to read (edge-triggered readiness seen, `WouldBlock` not yet).
+    readable: bool,
+    /// Answered `init_ok`.
+    initialized: bool,
+    /// Committed a protocol violation: what it writes from now on is lost.
+    muted: bool,
+    /// When its stdout reached end of file.
+    eof_at: Option<Instant>,
+    /// Exited or closed stdout before the end (already reported).
+    gone: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    Init { until: Instant },
+    Run { until: Instant },
+    Drain { until: Instant },
+    Done,
+}
+
+/// What the loop leaves for the report.
+#[derive(Debug)]
+pub struct Record {
+    /// Operations by kind and outcome.
+    pub stats: Stats,
+    /// The network's counts.
+    pub net: crate::network::NetStats,
+    /// Why the run failed, if it did.
+    pub failures: Failures,
+    /// Partitions and heals.
+    pub nemesis: Vec<crate::nemesis::NemesisEvent>,
+    /// Per node: id, pid, how it ended.
+    pub nodes: Vec<(String, u32, String)>,
+    /// From the first request to the time limit (or Ctrl-C).
+    pub duration: Duration,
+    /// Workload clients opened.
+    pub clients: usize,
+    /// Open-loop starts skipped for want of a client.
+    pub skipped_starts: u64,
+    /// The run was cut short by a signal.
+    pub interrupted: bool,
+}
+
+/// The running cluster and everything between its nodes and clients.
+pub struct Driver {
+    poll: Poll,
+    signals: Signals,
+    plan: Plan,
+    index: HashMap<String, usize>,
+    procs: Vec<NodeProcess>,
+    nodes: Vec<NodeState>,
+    /// Each node's stdin bytes not yet written.
+    inputs: Vec<Vec<u8>>,
+    net: Network,
+    clients: Clients,
+    workload: Workload,
+    nemesis: Nemesis,
+    failures: Failures,
+    stats: Stats,
+    progress: Progress,
+    phase: Phase,
+    started: Option<Instant>,
+    stopped: Option<Instant>,
+    signals_seen: u32,
+}
+
+impl Driver {
+    /// Starts one process per node (`bin args...`, stderr into `logs/<id>.log`) and sends
+    /// each its `init`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        plan: Plan,
+        bin: &std::path::Path,
+        args: &[String],
+        logs: PathBuf,
+        net: Network,
+        clients: Clients,
+        workload: Workload,
+        nemesis: Nemesis,
+        progress: Progress,
+    ) -> io::Result<Driver> {
+        let poll = Poll::new()?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let mut procs = Vec::with_capacity(plan.ids.len());
+        for (i, id) in plan.ids.iter().enumerate() {
+            let log = logs.join(format!("{id}.log"));
+            let proc = NodeProcess::spawn(
+                bin,
+                args,
+                &log,
+                poll.registry(),
+                Token(2 * i),
+                Token(2 * i + 1),
+            )
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", bin.display())))?;
+            procs.push(proc);
+        }
+        let n = plan.ids.len();
+        let index = plan.ids.iter().cloned().zip(0..).collect();
+        let now = Instant::now();
+        let mut driver = Driver {
+            poll,
+            signals,
+            index,
+            procs,
+            nodes: (0..n).map(|_| NodeState::default()).collect(),
+            inputs: vec![Vec::new(); n],
+            net,
+            clients,
+            workload,
+            nemesis,
+            failures: Failures::default(),
+            stats: Stats::default(),
+            progress,
+            phase: Phase::Init {
+                until: now + INIT_TIMEOUT,
+            },
+            started: None,
+            stopped: None,
+            signals_seen: 0,
+            plan,
+        };
+        driver.send_inits();
+        Ok(driver)
+    }
+
+    /// Client `ci` sends `init` to node i, for every node.
+    fn send_inits(&mut self) {
+        let ids = &self.plan.ids;
+        for (i, id) in ids.iter().enumerate() {
+            self.net
+                .client_to_node(&format!("c{i}"), id, &mut self.inputs[i], |out| {
+                    out.extend_from_slice(b"{\"type\":\"init\",\"msg_id\":1,\"node_id\":");
+                    wire::write_json_str(out, id);
+                    out.extend_from_slice(b",\"node_ids\":");
+                    let _ = serde_json::to_writer(&mut *out, ids);
+                    out.push(b'}');
+                });
+        }
+    }
+
+    /// Runs the loop to the end, stops the nodes and returns what happened.
+    pub fn run(mut self) -> io::Result<Record> {
+        let mut events = Events::with_capacity(256);
+        let mut next_tick = Instant::now();
+        while self.phase != Phase::Done {
+            self.flush();
+            let now = Instant::now();
+            let timeout = if self.nodes.iter().any(|n| n.readable) {
+                Duration::ZERO
+            } else {
+                self.next_deadline(next_tick).saturating_duration_since(now)
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            for event in &events {
+                match event.token() {
+                    SIGNALS => self.on_signals(),
+                    Token(t) if t % 2 == 0 && t / 2 < self.nodes.len() => {
+                        self.nodes[t / 2].readable = true
+                    }
+                    // Writable stdin: the flush at the top of the next turn writes. Other
+                    // tokens cannot occur; a spurious event would only cost a turn.
+                    _ => {}
+                }
+            }
+            for i in 0..self.nodes.len() {
+                if self.nodes[i].readable {
+                    self.read_node(i);
+                }
+            }
+            let now = Instant::now();
+            self.net.deliver_due(now, &mut self.inputs);
+            self.expire_requests(now);
+            self.start_requests(now);
+            self.nemesis.tick(now, &mut self.net, &self.plan.ids);
+            if now >= next_tick {
+                next_tick = now + TICK;
+                self.tick(now);
+            }
+            self.advance(now);
+        }
+        self.progress.finish();
+        Ok(self.stop())
+    }
+
+    /// The earliest moment the loop has something to do without new input.
+    fn next_deadline(&self, next_tick: Instant) -> Instant {
+        let phase_end = match self.phase {
+            Phase::Init { until } | Phase::Run { until } | Phase::Drain { until } => until,
+            Phase::Done => next_tick,
+        };
+        [
+            self.net.next_due(),
+            self.clients.next_deadline(),
+            self.clients.next_start(),
+            self.nemesis.next_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(next_tick.min(phase_end), Instant::min)
+    }
+
+    fn on_signals(&mut self) {
+        let count = self.signals.pending().count() as u32;
+        self.signals_seen += count;
+        if self.signals_seen >= 2 {
+            self.phase = Phase::Done;
+        } else if count > 0 {
+            self.phase = match self.phase {
+                Phase::Init { .. } => Phase::Done,
+                Phase::Run { .. } => Phase::Run {
+                    until: Instant::now(),
+                },
+                other => other,
+            };
+        }
+    }
+
+    /// Reads node `i` until `WouldBlock`, end of file or its budget, routing each line.
+    fn read_node(&mut self, i: usize) {
+        let mut buf = std::mem::take(&mut self.nodes[i].pending);
+        for _ in 0..READS_PER_TURN {
+            let old = buf.len();
+            match self.procs[i].read_into(&mut buf) {
+                Ok(0) => {
+                    self.nodes[i].readable = false;
+                    self.nodes[i].eof_at = Some(Instant::now());
+                    self.check_exit(i, Instant::now());
+                    break;
+                }
+                Ok(_) => self.route_lines(i, &mut buf, old),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.nodes[i].readable = false;
+                    break;
+                }
+                Err(_) => {
+                    self.nodes[i].readable = false;
+                    self.nodes[i].eof_at = Some(Instant::now());
+                    break;
+                }
+            }
+        }
+        self.nodes[i].pending = buf;
+    }
+
+    /// Routes every complete line of `buf` (bytes before `old` hold no newline), keeping the
+    /// incomplete tail.
+    fn route_lines(&mut self, i: usize, buf: &mut Vec<u8>, old: usize) {
+        let mut start = 0;
+        let mut search = old;
+        while let Some(at) = memchr::memchr(b'\n', &buf[search..]) {
+            let end = search + at;
+            self.route(i, &buf[start..end]);
+            start = end + 1;
+            search = start;
+        }
+        buf.drain(..start);
+        if buf.len() > MAX_LINE {
+            let message = format!("wrote a line longer than {MAX_LINE} bytes");
+            self.violation(i, FailureKind::InvalidMessage, message);
+            buf.clear();
+        }
+    }
+
+    /// Sends one line node `i` wrote where it says, or reports why Maelstrom would not.
+    fn route(&mut self, i: usize, line: &[u8]) {
+        if self.nodes[i].muted {
+            self.stats.lost_after_violation += 1;
+            return;
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let (envelope, head) = match wire::parse(line) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                let message = format!("{e}: {}", wire::excerpt(line));
+                return self.violation(i, FailureKind::InvalidMessage, message);
+            }
+        };
+        if envelope.src != self.plan.ids[i] {
+            let message = format!(
+                "wrote a message with src {:?} instead of its own id: {}",
+                envelope.src,
+                wire::excerpt(line)
+            );
+            return self.violation(i, FailureKind::WrongSource, message);
+        }
+        let dest = &*envelope.dest;
+        if let Some(&j) = self.index.get(dest) {
+            let now = Instant::now();
+            return self.net.node_to_node(now, i, j, line, &mut self.inputs[j]);
+        }
+        if let Some(k) = self.clients.lookup(dest) {
+            self.net.node_to_client();
+            return self.client_reply(i, k, envelope.body, head.in_reply_to);
+        }
+        if is_client_id(dest) {
+            let c: usize = dest[1..].parse().unwrap_or(usize::MAX);
+            if c < self.nodes.len() && !self.nodes[c].initialized {
+                self.net.node_to_client();
+                return self.init_reply(i, c, envelope.body, head.in_reply_to);
+            }
+        }
+        let message = format!(
+            "sent a message to {dest:?}, which is neither a node nor a live client: {}",
+            wire::excerpt(line)
+        );
+        self.violation(i, FailureKind::UnknownDestination, message);
+    }
+
+    /// A protocol violation: the run fails and, as in Maelstrom, the node's later output is
+    /// lost.
+    fn violation(&mut self, i: usize, kind: FailureKind, message: String) {
+        self.failures.push(kind, &self.plan.ids[i], message);
+        self.nodes[i].muted = true;
+    }
+
+    /// Checks a reply from node `i` to workload client `k`.
+    fn client_reply(&mut self, i: usize, k: usize, body: &RawValue, in_reply_to: Option<i64>) {
+        let Some(pending) = self.clients.answer(k, in_reply_to) else {
+            self.stats.ignored_replies += 1;
+            return;
+        };
+        let now = Instant::now();
+        let outcome = match serde_json::from_str::<Map<String, Value>>(body.get()) {
+            Ok(map) => check_reply(pending.kind, &pending.expected, &map),
+            Err(e) => Outcome::Wrong(FailureKind::Schema, format!("unreadable body: {e}")),
+        };
+        self.stats
+            .ended(pending.kind, &outcome, now - pending.sent_at);
+        if let Outcome::Wrong(kind, message) = outcome {
+            let message = format!(
+                "{message} (reply to c{} msg_id {}: {})",
+                k + self.nodes.len(),
+                pending.msg_id,
+                wire::excerpt(body.get().as_bytes())
+            );
+            self.failures.push(kind, &self.plan.ids[i], message);
+        }
+        if self.clients.is_closed_loop() {
+            self.send_next(k, now);
+        }
+    }
+
+    /// Checks node `i`'s answer to the init of client `c`.
+    fn init_reply(&mut self, i: usize, c: usize, body: &RawValue, in_reply_to: Option<i64>) {
+        let map: Map<String, Value> = serde_json::from_str(body.get()).unwrap_or_default();
+        let ty = map.get("type").and_then(Value::as_str).unwrap_or("");
+        let extra = map
+            .keys()
+            .find(|k| !["type", "msg_id", "in_reply_to"].contains(&k.as_str()));
+        let problem = match (ty, in_reply_to, extra) {
+            ("init_ok", Some(1), None) if i == c => None,
+            ("init_ok", Some(1), Some(extra)) => {
+                Some(format!("init_ok has an extra field `{extra}`"))
+            }
+            _ => Some(format!(
+                "answered init with {}",
+                wire::excerpt(body.get().as_bytes())
+            )),
+        };
+        match problem {
+            None => self.nodes[c].initialized = true,
+            Some(message) => {
+                self.failures
+                    .push(FailureKind::Init, &self.plan.ids[i], message);
+                self.phase = Phase::Done;
+            }
+        }
+    }
+
+    /// Client `k` sends its next request, if the clients are still running.
+    fn send_next(&mut self, k: usize, now: Instant) {
+        if !matches!(self.phase, Phase::Run { .. }) {
+            return;
+        }
+        let node = self.clients.node_of(k);
+        let kind = self.clients.send(
+            k,
+            now,
+            &self.workload,
+            &self.plan.ids,
+            &mut self.net,
+            &mut self.inputs[node],
+        );
+        self.stats.invoked(kind);
+    }
+
+    fn expire_requests(&mut self, now: Instant) {
+        while let Some((k, pending)) = self.clients.expire(now) {
+            self.stats.timed_out(pending.kind);
+            if self.clients.is_closed_loop() {
+                self.send_next(k, now);
+            }
+        }
+    }
+
+    fn start_requests(&mut self, now: Instant) {
+        for _ in 0..STARTS_PER_TURN {
+            match self.clients.take_start(now) {
+                Some(Some(k)) => self.send_next(k, now),
+                Some(None) => {}
+                None => break,
+            }
+        }
+    }
+
+    /// Housekeeping every [`TICK`]: exits and the progress bar.
+    fn tick(&mut self, now: Instant) {
+        for i in 0..self.nodes.len() {
+            self.check_exit(i, now);
+        }
+        if let (Some(started), Phase::Run { .. }) = (self.started, self.phase) {
+            let ended = self.stats.ended_count();
+            self.progress.update(now, now - started, ended);
+        }
+    }
+
+    /// Reports node `i` if it exited, or closed its stdout a while ago, before the end.
+    fn check_exit(&mut self, i: usize, now: Instant) {
+        if self.nodes[i].gone {
+            return;
+        }
+        let message = match (self.procs[i].try_wait(), self.nodes[i].eof_at) {
+            (Some(status), _) => format!("exited before the end of the run ({status})"),
+            (None, Some(at)) if now - at >= STOP_TIMEOUT => {
+                "closed its stdout before the end of the run".to_string()
+            }
+            _ => return,
+        };
+        self.nodes[i].gone = true;
+        self.failures
+            .push(FailureKind::Crashed, &self.plan.ids[i], message);
+        if self.nodes.iter().all(|n| n.gone) {
+            self.phase = Phase::Done;
+        }
+    }
+
+    /// Moves to the next phase when the current one is over.
+    fn advance(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Init { until } => {
+                if self.nodes.iter().all(|n| n.initialized) {
+                    self.begin(now);
+                } else if now >= until {
+                    for i in 0..self.nodes.len() {
+                        if !self.nodes[i].initialized && !self.nodes[i].gone {
+                            let message =
+                                format!("did not answer init within {} s", INIT_TIMEOUT.as_secs());
+                            self.failures
+                                .push(FailureKind::Init, &self.plan.ids[i], message);
+                        }
+                    }
+                    self.phase = Phase::Done;
+                }
+            }
+            Phase::Run { until } if now >= until => {
+                self.stopped = Some(now);
+                self.clients.stop();
+                self.nemesis.finish(now, &mut self.net);
+                self.progress.draining();
+                self.phase = Phase::Drain {
+                    until: now + self.plan.grace,
+                };
+                self.advance(now);
+            }
+            Phase::Drain { until } if now >= until || self.clients.busy() == 0 => {
+                self.phase = Phase::Done;
+            }
+            _ => {}
+        }
+    }
+
+    /// Every node answered init: the clients start.
+    fn begin(&mut self, now: Instant) {
+        self.started = Some(now);
+        self.phase = Phase::Run {
+            until: now + self.plan.time_limit,
+        };
+        self.nemesis.start(now);
+        for k in self.clients.start(now) {
+            self.send_next(k, now);
+        }
+    }
+
+    fn flush(&mut self) {
+        for (proc, input) in self.procs.iter_mut().zip(&mut self.inputs) {
+            proc.flush(input);
+        }
+    }
+}
+
+impl Driver {
+    /// Ends the run: requests still unanswered count as timed out; each node's stdin is
+    /// closed, its stdout drained until it exits or [`STOP_TIMEOUT`] passes, and what is
+    /// left is killed. Every child is reaped.
+    fn stop(mut self) -> Record {
+        let now = Instant::now();
+        while let Some((_, pending)) = self.clients.expire(now + crate::clients::CLIENT_TIMEOUT) {
+            self.stats.timed_out(pending.kind);
+        }
+        for proc in &mut self.procs {
+            proc.close_stdin();
+        }
+        let deadline = now + STOP_TIMEOUT;
+        let mut scratch = Vec::new();
+        loop {
+            for proc in &mut self.procs {
+                // Drained so a node flushing its last output does not block on a full pipe.
+                while proc.reading() {
+                    scratch.clear();
+                    if !matches!(proc.read_into(&mut scratch), Ok(n) if n > 0) {
+                        break;
+                    }
+                }
+            }
+            let all_exited = self.procs.iter_mut().all(|p| p.try_wait().is_some());
+            if all_exited || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let nodes = self.ended_nodes();
+        let duration = match (self.started, self.stopped) {
+            (Some(start), Some(stop)) => stop - start,
+            (Some(start), None) => now - start,
+            _ => Duration::ZERO,
+        };
+        Record {
+            stats: self.stats,
+            net: self.net.stats,
+            failures: self.failures,
+            nemesis: std::mem::take(&mut self.nemesis.events),
+            nodes,
+            duration,
+            clients: self.clients.opened(),
+            skipped_starts: self.clients.skipped(),
+            interrupted: self.signals_seen > 0,
+        }
+    }
+
+    /// How each node ended; kills those still running.
+    fn ended_nodes(&mut self) -> Vec<(String, u32, String)> {
+        let mut ended = Vec::new();
+        for (i, proc) in self.procs.iter_mut().enumerate() {
+            let how = if self.nodes[i].gone {
+                match proc.try_wait() {
+                    Some(status) => format!("crashed: exited before the end ({status})"),
+                    None => {
+                        proc.kill();
+                        "crashed: closed its stdout before the end, then killed".to_string()
+                    }
+                }
+            } else if let Some(status) = proc.try_wait() {
+                format!("stopped: {status} after its stdin was closed")
+            } else {
+                proc.kill();
+                format!(
+                    "killed: still running {} s after its stdin was closed",
+                    STOP_TIMEOUT.as_secs()
+                )
+            };
+            ended.push((self.plan.ids[i].clone(), proc.pid(), how));
+        }
+        ended
+    }
+}

@@ -1,0 +1,223 @@
+//! `mionode-load`: what Maelstrom gives a node, on a machine without Maelstrom.
+//!
+//! Maelstrom runs N node processes, routes the JSON lines they write through a simulated
+//! network, drives a workload from clients, checks every answer and reports. This program
+//! does the same for mionode's workloads (`echo`, `batch_echo`, `proxy`, `relay`, or a mix),
+//! so that one command on a fresh clone starts a small cluster, drives load and prints a
+//! verdict:
+//!
+//! ```text
+//! cargo build --release && target/release/mionode-load
+//! ```
+//!
+//! # What it keeps from Maelstrom (DESIGN.md §2)
+//!
+//! - Nodes `n0..n{N-1}` each get `init` from a client (`c0..c{N-1}`, closed once answered)
+//!   and must answer `init_ok` within 10 s. Each node's stderr goes to
+//!   `node-logs/<id>.log` in the run directory.
+//! - Every delivered message gets a top-level integer `id`. Messages between nodes, a node's
+//!   messages to itself included, go through the network with its latency; clients' do not.
+//! - A message to an id that is neither a node nor a live client, a line that is not a valid
+//!   message, or a message with another node's `src`, is a protocol violation: the run fails
+//!   and the node's later output is lost, as when Maelstrom's reader for it dies.
+//! - Clients have one request outstanding and give up after 5 s; replies are schema-checked
+//!   (only the workload's fields plus `type`, `msg_id`, `in_reply_to`); error codes are
+//!   definite or indefinite as in Maelstrom's table. A node that exits before the end
+//!   crashed. Message counts and msgs-per-op are Maelstrom's `:net` stats.
+//!
+//! Beyond Maelstrom, for local testing: `--drop` and `--duplicate` between nodes, a
+//! partition nemesis that never cuts clients, an open loop (`--rate`), and a seed for every
+//! random choice. It simulates none of Maelstrom's services (`lin-kv` and the like): a node
+//! that writes to one fails here.
+//!
+//! # How it is built
+//!
+//! [`cli`] parses flags; [`store`] makes the run directory; [`driver`] is the event loop that
+//! owns the [`process`]es, the [`network`], the [`clients`] (who send [`workload`] requests)
+//! and the [`nemesis`]; every reply goes through the [`checker`], and counts into [`stats`];
+//! [`report`] writes `results.json` and the summary. The loop is one thread; its module doc
+//! says why. `main` maps the outcome to an exit status: 0 valid, 1 invalid, 2 could not run.
+
+mod checker;
+mod cli;
+mod clients;
+mod driver;
+mod histogram;
+mod nemesis;
+mod network;
+mod process;
+mod progress;
+mod report;
+mod stats;
+mod store;
+mod wire;
+mod workload;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use crate::cli::{Args, NemesisArg};
+use crate::clients::Clients;
+use crate::driver::{Driver, Plan};
+use crate::nemesis::Nemesis;
+use crate::network::{Latency, Network};
+use crate::progress::Progress;
+use crate::report::{secs, Config, Results};
+use crate::workload::Workload;
+
+/// Exit status of a valid run.
+const EXIT_VALID: u8 = 0;
+/// Exit status of a run where a check failed.
+const EXIT_INVALID: u8 = 1;
+/// Exit status when the run could not be made.
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(true) => ExitCode::from(EXIT_VALID),
+        Ok(false) => ExitCode::from(EXIT_INVALID),
+        Err(e) => {
+            eprintln!("mionode-load: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Runs the whole test; `Ok(valid)`, or an error that kept the run from being made.
+fn run(args: &Args) -> Result<bool, String> {
+    let ids = args.node_ids()?;
+    let bin = match &args.bin {
+        Some(bin) => bin.clone(),
+        None => default_bin().map_err(|e| format!("cannot find the mionode binary: {e}"))?,
+    };
+    let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
+    let run_dir = store::create(args.store.as_deref())
+        .map_err(|e| format!("cannot create the run directory: {e}"))?;
+    let config = config(args, &bin, &ids, seed);
+    let record = drive(args, &bin, &ids, seed, &run_dir)?;
+    let results = Results::new(config, record, run_dir.display().to_string());
+    let json = serde_json::to_vec_pretty(&results).map_err(|e| e.to_string())?;
+    let path = run_dir.join("results.json");
+    std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+    print(&report::summary(&results));
+    Ok(results.valid)
+}
+
+/// Starts the cluster and runs the loop to the end.
+fn drive(
+    args: &Args,
+    bin: &Path,
+    ids: &[String],
+    seed: u64,
+    run_dir: &Path,
+) -> Result<driver::Record, String> {
+    let n = ids.len();
+    let latency = Latency {
+        mean_ms: args.latency,
+        dist: args.latency_dist,
+    };
+    let net_seed = derive_seed(seed, "network", 0);
+    let net = Network::new(n, latency, args.drop, args.duplicate, net_seed);
+    let closed = args.concurrency.clients(n);
+    let clients = Clients::new(n, closed, args.rate, seed);
+    let workload = Workload::new(args.workload, args.batch_size, ids.to_vec());
+    let interval = (args.nemesis == NemesisArg::Partition).then_some(args.nemesis_interval);
+    let nemesis = Nemesis::new(interval, derive_seed(seed, "nemesis", 0));
+    let progress = Progress::new(args.progress, args.time_limit);
+    let plan = Plan {
+        ids: ids.to_vec(),
+        time_limit: args.time_limit,
+        grace: args.grace,
+    };
+    let logs = run_dir.join(store::NODE_LOGS);
+    let driver = Driver::start(
+        plan,
+        bin,
+        &args.node_args,
+        logs,
+        net,
+        clients,
+        workload,
+        nemesis,
+        progress,
+    )
+    .map_err(|e| format!("cannot start the nodes: {e}"))?;
+    driver
+        .run()
+        .map_err(|e| format!("the event loop failed: {e}"))
+}
+
+/// The `mionode` binary beside this one (both are built into the same target directory).
+fn default_bin() -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    Ok(exe.with_file_name(format!("mionode{}", std::env::consts::EXE_SUFFIX)))
+}
+
+fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
+    let name = |v: Option<clap::builder::PossibleValue>| {
+        v.map(|v| v.get_name().to_string()).unwrap_or_default()
+    };
+    Config {
+        bin: bin.display().to_string(),
+        nodes: ids.to_vec(),
+        node_args: args.node_args.clone(),
+        workload: name(args.workload.to_possible_value()),
+        concurrency: args
+            .rate
+            .is_none()
+            .then(|| args.concurrency.clients(ids.len())),
+        rate: args.rate,
+        time_limit_s: secs(args.time_limit),
+        batch_size: args.batch_size,
+        seed,
+        latency_ms: args.latency,
+        latency_dist: name(args.latency_dist.to_possible_value()),
+        drop: args.drop,
+        duplicate: args.duplicate,
+        nemesis: name(args.nemesis.to_possible_value()),
+        nemesis_interval_s: secs(args.nemesis_interval),
+        grace_s: secs(args.grace),
+    }
+}
+
+/// Writes the summary; a closed stdout (`| head`) is not an error worth reporting.
+fn print(text: &str) {
+    let mut stdout = io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// A seed for one random stream (`stream`, `index`) of the run, derived from the run's seed
+/// with SplitMix64, so that streams are independent and each is repeatable on its own.
+pub fn derive_seed(seed: u64, stream: &str, index: u64) -> u64 {
+    let mut x = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for b in stream.bytes() {
+        x = splitmix64(x ^ u64::from(b));
+    }
+    splitmix64(x)
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_seeds_differ_by_stream_and_index() {
+        let a = derive_seed(1, "client", 0);
+        assert_ne!(a, derive_seed(1, "client", 1));
+        assert_ne!(a, derive_seed(1, "network", 0));
+        assert_ne!(a, derive_seed(2, "client", 0));
+        assert_eq!(a, derive_seed(1, "client", 0));
+    }
+}

@@ -1,0 +1,171 @@
+//! The wire format as Maelstrom reads it: one JSON object per line, `src`, `dest` and `body`,
+//! the body an object with a string `type` and integer `msg_id` / `in_reply_to` when present.
+//!
+//! Parsing borrows from the line: `body` stays a `&RawValue`, so a message between nodes is
+//! validated once and forwarded as the bytes the node wrote, with Maelstrom's top-level `id`
+//! spliced in front ([`stamp`]). Only replies to clients are parsed into values, by the
+//! checker.
+
+use std::borrow::Cow;
+use std::io::Write;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// A message as a node wrote it. Unknown top-level keys are refused: a node must print only
+/// `src`, `dest` and `body` (Maelstrom adds `id` itself).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope<'a> {
+    /// The sender's id.
+    #[serde(borrow)]
+    pub src: Cow<'a, str>,
+    /// The receiver's id.
+    #[serde(borrow)]
+    pub dest: Cow<'a, str>,
+    /// The body, unparsed.
+    #[serde(borrow)]
+    pub body: &'a RawValue,
+}
+
+/// The fields of a body that Maelstrom requires or types; other fields are skipped (but
+/// their JSON is still validated). Only `in_reply_to` is used afterwards: `type` and
+/// `msg_id` are read to be validated.
+#[derive(Debug, Deserialize)]
+pub struct BodyHead<'a> {
+    /// The message type.
+    #[serde(rename = "type", borrow)]
+    #[allow(dead_code)]
+    pub kind: Cow<'a, str>,
+    /// The sender's message id, if any.
+    #[allow(dead_code)]
+    pub msg_id: Option<i64>,
+    /// The id of the message this one answers, if any.
+    pub in_reply_to: Option<i64>,
+}
+
+/// Parses one line a node wrote (without its newline) into its envelope and body head, or
+/// says in one sentence why Maelstrom would refuse it.
+pub fn parse(line: &[u8]) -> Result<(Envelope<'_>, BodyHead<'_>), String> {
+    let envelope: Envelope<'_> =
+        serde_json::from_slice(line).map_err(|e| format!("not a valid message: {e}"))?;
+    let head: BodyHead<'_> = serde_json::from_str(envelope.body.get())
+        .map_err(|e| format!("body is not a valid message body: {e}"))?;
+    Ok((envelope, head))
+}
+
+/// Appends `line` to `out` with Maelstrom's top-level `"id":id` as its first key, and a
+/// newline. `line` must be a JSON object that [`parse`] accepted.
+pub fn stamp(out: &mut Vec<u8>, id: u64, line: &[u8]) {
+    // A parsed object's first non-blank byte is its `{`.
+    let open = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    debug_assert_eq!(line.get(open), Some(&b'{'), "stamp needs a JSON object");
+    let _ = write!(out, "{{\"id\":{id},");
+    out.extend_from_slice(&line[open + 1..]);
+    out.push(b'\n');
+}
+
+/// Appends a message from a client: `{"id":..,"src":..,"dest":..,"body":` + the body that
+/// `body` writes + `}` and a newline; returns what `body` returns. Ids are ours, so they need no escaping beyond JSON's.
+pub fn client_message<R>(
+    out: &mut Vec<u8>,
+    id: u64,
+    src: &str,
+    dest: &str,
+    body: impl FnOnce(&mut Vec<u8>) -> R,
+) -> R {
+    let _ = write!(out, "{{\"id\":{id},\"src\":");
+    write_json_str(out, src);
+    out.extend_from_slice(b",\"dest\":");
+    write_json_str(out, dest);
+    out.extend_from_slice(b",\"body\":");
+    let r = body(out);
+    out.extend_from_slice(b"}\n");
+    r
+}
+
+/// Appends `s` as a JSON string.
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail; serde_json only fails on non-string map keys.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// A line shortened for a failure message: at most [`EXCERPT_CHARS`] characters.
+pub fn excerpt(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    if text.chars().count() <= EXCERPT_CHARS {
+        return text.into_owned();
+    }
+    let mut short: String = text.chars().take(EXCERPT_CHARS).collect();
+    short.push('…');
+    short
+}
+
+/// How much of an offending line a failure message quotes.
+pub const EXCERPT_CHARS: usize = 200;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_accepts_a_message_and_skips_body_fields() {
+        let line =
+            br#"{"src":"n0","dest":"n1","body":{"type":"echo","msg_id":3,"echo":[1,{"a":2}]}}"#;
+        let (env, head) = parse(line).unwrap();
+        assert_eq!((&*env.src, &*env.dest), ("n0", "n1"));
+        assert_eq!(head.kind, "echo");
+        assert_eq!((head.msg_id, head.in_reply_to), (Some(3), None));
+    }
+
+    #[test]
+    fn parse_refuses_what_maelstrom_refuses() {
+        for bad in [
+            &b"not json"[..],
+            br#"{"src":"n0","dest":"n1"}"#,
+            br#"{"src":"n0","dest":"n1","body":{"msg_id":1}}"#,
+            br#"{"src":"n0","dest":"n1","body":{"type":"x","msg_id":1.5}}"#,
+            br#"{"src":"n0","dest":"n1","body":[1]}"#,
+            br#"{"src":"n0","dest":"n1","body":{"type":"x"},"extra":1}"#,
+            br#"{"src":"n0","dest":"n1","body":{"type":"x"}} trailing"#,
+            br#"{"src":1,"dest":"n1","body":{"type":"x"}}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn stamp_puts_id_first_and_keeps_the_rest() {
+        let line = br#"  {"src":"n0","dest":"n1","body":{"type":"echo"}}"#;
+        let mut out = Vec::new();
+        stamp(&mut out, 42, line);
+        assert_eq!(
+            out,
+            b"{\"id\":42,\"src\":\"n0\",\"dest\":\"n1\",\"body\":{\"type\":\"echo\"}}\n"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["id"], 42);
+    }
+
+    #[test]
+    fn client_message_is_valid_json() {
+        let mut out = Vec::new();
+        client_message(&mut out, 7, "c3", "n\"0", |b| {
+            b.extend_from_slice(br#"{"type":"echo","msg_id":1,"echo":null}"#)
+        });
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["dest"], "n\"0");
+        assert_eq!(v["body"]["type"], "echo");
+        assert_eq!(out.last(), Some(&b'\n'));
+    }
+
+    #[test]
+    fn excerpt_shortens_long_lines() {
+        let long = vec![b'x'; EXCERPT_CHARS + 10];
+        assert_eq!(excerpt(&long).chars().count(), EXCERPT_CHARS + 1);
+        assert_eq!(excerpt(b"short"), "short");
+    }
+}
