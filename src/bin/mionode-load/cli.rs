@@ -96,6 +96,10 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
 
+    /// How long each node has to answer `init` (Maelstrom's limit is 10 s).
+    #[arg(long, value_name = "S", default_value = "10", value_parser = parse_seconds)]
+    pub init_timeout: Duration,
+
     /// After the time limit, how long to wait for replies still in flight, in seconds.
     #[arg(long, value_name = "S", default_value = "2", value_parser = parse_seconds)]
     pub grace: Duration,

@@ -15,7 +15,7 @@
 //! readable node until `WouldBlock` or its budget (a busy node cannot starve the others or
 //! the timers); deliver due messages; expire timed-out requests; start due requests; advance
 //! the phase; flush every node's input. Phases: init (every node must answer `init` within
-//! [`INIT_TIMEOUT`]), run (clients send until the time limit or Ctrl-C), drain (no new
+//! the init timeout, 10 s as in Maelstrom), run (clients send until the time limit or Ctrl-C), drain (no new
 //! requests; wait up to the grace period for replies in flight), done. A second Ctrl-C skips
 //! the grace period.
 
@@ -41,9 +41,6 @@ use crate::stats::Stats;
 use crate::wire;
 use crate::workload::Workload;
 
-/// How long a node has to answer `init`, as in Maelstrom.
-pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How long nodes get to exit after their stdin is closed before they are killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -67,6 +64,8 @@ const SIGNALS: Token = Token(usize::MAX);
 pub struct Plan {
     /// Node ids, in order.
     pub ids: Vec<String>,
+    /// How long each node has to answer `init`.
+    pub init_timeout: Duration,
     /// How long clients send.
     pub time_limit: Duration,
     /// How long to wait for replies in flight afterwards.
@@ -195,7 +194,7 @@ impl Driver {
             stats: Stats::default(),
             progress,
             phase: Phase::Init {
-                until: now + INIT_TIMEOUT,
+                until: now + plan.init_timeout,
             },
             started: None,
             stopped: None,
@@ -533,8 +532,8 @@ impl Driver {
                 } else if now >= until {
                     for i in 0..self.nodes.len() {
                         if !self.nodes[i].initialized && !self.nodes[i].gone {
-                            let message =
-                                format!("did not answer init within {} s", INIT_TIMEOUT.as_secs());
+                            let limit = self.plan.init_timeout.as_secs_f64();
+                            let message = format!("did not answer init within {limit} s");
                             self.failures
                                 .push(FailureKind::Init, &self.plan.ids[i], message);
                         }

@@ -130,6 +130,7 @@ fn drive(
     let progress = Progress::new(args.progress, args.time_limit);
     let plan = Plan {
         ids: ids.to_vec(),
+        init_timeout: args.init_timeout,
         time_limit: args.time_limit,
         grace: args.grace,
     };
@@ -181,6 +182,7 @@ fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
         nemesis: name(args.nemesis.to_possible_value()),
         nemesis_interval_s: secs(args.nemesis_interval),
         grace_s: secs(args.grace),
+        init_timeout_s: secs(args.init_timeout),
     }
 }
 

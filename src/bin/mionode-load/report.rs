@@ -53,6 +53,8 @@ pub struct Config {
     pub nemesis_interval_s: f64,
     /// `--grace`, seconds.
     pub grace_s: f64,
+    /// `--init-timeout`, seconds.
+    pub init_timeout_s: f64,
 }
 
 /// Latency quantiles in milliseconds.
