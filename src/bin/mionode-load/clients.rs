@@ -221,8 +221,7 @@ impl Clients {
 
     /// The index of the live workload client named `id`, if there is one.
     pub fn lookup(&self, id: &str) -> Option<usize> {
-        let number: usize = id.strip_prefix('c')?.parse().ok()?;
-        let k = number.checked_sub(self.first)?;
+        let k = client_number(id)?.checked_sub(self.first)?;
         (k < self.list.len()).then_some(k)
     }
 
@@ -288,6 +287,17 @@ impl Clients {
     }
 }
 
+/// The number of the client named `id` (`c7` → 7), if `id` is a client id as this driver
+/// writes them: `c` and a decimal number without leading zeros.
+pub fn client_number(id: &str) -> Option<usize> {
+    let digits = id.strip_prefix('c')?;
+    let leading_zero = digits.len() > 1 && digits.starts_with('0');
+    if leading_zero || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +327,9 @@ mod tests {
         );
         assert_eq!(c.lookup("c5"), None);
         assert_eq!(c.lookup("cx"), None);
+        assert_eq!(c.lookup("c02"), None, "c02 is not c2");
+        assert_eq!(c.lookup("c+2"), None);
+        assert_eq!(client_number("c0"), Some(0));
     }
 
     #[test]

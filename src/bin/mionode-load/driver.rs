@@ -25,14 +25,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::checker::{check_reply, FailureKind, Failures, Outcome};
-use crate::cli::is_client_id;
-use crate::clients::Clients;
+
+use crate::clients::{client_number, Clients};
 use crate::nemesis::Nemesis;
 use crate::network::Network;
 use crate::process::NodeProcess;
@@ -357,12 +356,9 @@ impl Driver {
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        let (envelope, head) = match wire::parse(line) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                let message = format!("{e}: {}", wire::excerpt(line));
-                return self.violation(i, FailureKind::InvalidMessage, message);
-            }
+        let envelope = match wire::envelope(line) {
+            Ok(envelope) => envelope,
+            Err(e) => return self.invalid(i, e, line),
         };
         if envelope.src != self.plan.ids[i] {
             let message = format!(
@@ -374,25 +370,39 @@ impl Driver {
         }
         let dest = &*envelope.dest;
         if let Some(&j) = self.index.get(dest) {
+            if let Err(e) = wire::check_body(envelope.body) {
+                return self.invalid(i, e, line);
+            }
             let now = Instant::now();
             return self.net.node_to_node(now, i, j, line, &mut self.inputs[j]);
         }
-        if let Some(k) = self.clients.lookup(dest) {
-            self.net.node_to_client();
-            return self.client_reply(i, k, envelope.body, head.in_reply_to);
+        let client = self.clients.lookup(dest).map(Ok).or_else(|| {
+            let c = client_number(dest)?;
+            let waiting = c < self.nodes.len() && !self.nodes[c].initialized;
+            waiting.then_some(Err(c))
+        });
+        let Some(client) = client else {
+            let message = format!(
+                "sent a message to {dest:?}, which is neither a node nor a live client: {}",
+                wire::excerpt(line)
+            );
+            return self.violation(i, FailureKind::UnknownDestination, message);
+        };
+        let (body, in_reply_to) = match wire::client_body(envelope.body) {
+            Ok(parsed) => parsed,
+            Err(e) => return self.invalid(i, e, line),
+        };
+        self.net.node_to_client();
+        match client {
+            Ok(k) => self.client_reply(i, k, body, in_reply_to),
+            Err(c) => self.init_reply(i, c, body, in_reply_to),
         }
-        if is_client_id(dest) {
-            let c: usize = dest[1..].parse().unwrap_or(usize::MAX);
-            if c < self.nodes.len() && !self.nodes[c].initialized {
-                self.net.node_to_client();
-                return self.init_reply(i, c, envelope.body, head.in_reply_to);
-            }
-        }
-        let message = format!(
-            "sent a message to {dest:?}, which is neither a node nor a live client: {}",
-            wire::excerpt(line)
-        );
-        self.violation(i, FailureKind::UnknownDestination, message);
+    }
+
+    /// The protocol violation of writing `line`, which is not a valid message.
+    fn invalid(&mut self, i: usize, error: String, line: &[u8]) {
+        let message = format!("{error}: {}", wire::excerpt(line));
+        self.violation(i, FailureKind::InvalidMessage, message);
     }
 
     /// A protocol violation: the run fails and, as in Maelstrom, the node's later output is
@@ -403,16 +413,19 @@ impl Driver {
     }
 
     /// Checks a reply from node `i` to workload client `k`.
-    fn client_reply(&mut self, i: usize, k: usize, body: &RawValue, in_reply_to: Option<i64>) {
+    fn client_reply(
+        &mut self,
+        i: usize,
+        k: usize,
+        body: Map<String, Value>,
+        in_reply_to: Option<i64>,
+    ) {
         let Some(pending) = self.clients.answer(k, in_reply_to) else {
             self.stats.ignored_replies += 1;
             return;
         };
         let now = Instant::now();
-        let outcome = match serde_json::from_str::<Map<String, Value>>(body.get()) {
-            Ok(map) => check_reply(pending.kind, &pending.expected, &map),
-            Err(e) => Outcome::Wrong(FailureKind::Schema, format!("unreadable body: {e}")),
-        };
+        let outcome = check_reply(pending.kind, &pending.expected, &body);
         self.stats
             .ended(pending.kind, &outcome, now - pending.sent_at);
         if let Outcome::Wrong(kind, message) = outcome {
@@ -420,7 +433,7 @@ impl Driver {
                 "{message} (reply to c{} msg_id {}: {})",
                 k + self.nodes.len(),
                 pending.msg_id,
-                wire::excerpt(body.get().as_bytes())
+                wire::excerpt(Value::Object(body).to_string().as_bytes())
             );
             self.failures.push(kind, &self.plan.ids[i], message);
         }
@@ -430,10 +443,15 @@ impl Driver {
     }
 
     /// Checks node `i`'s answer to the init of client `c`.
-    fn init_reply(&mut self, i: usize, c: usize, body: &RawValue, in_reply_to: Option<i64>) {
-        let map: Map<String, Value> = serde_json::from_str(body.get()).unwrap_or_default();
-        let ty = map.get("type").and_then(Value::as_str).unwrap_or("");
-        let extra = map
+    fn init_reply(
+        &mut self,
+        i: usize,
+        c: usize,
+        body: Map<String, Value>,
+        in_reply_to: Option<i64>,
+    ) {
+        let ty = body.get("type").and_then(Value::as_str).unwrap_or("");
+        let extra = body
             .keys()
             .find(|k| !["type", "msg_id", "in_reply_to"].contains(&k.as_str()));
         let problem = match (ty, in_reply_to, extra) {
@@ -443,7 +461,7 @@ impl Driver {
             }
             _ => Some(format!(
                 "answered init with {}",
-                wire::excerpt(body.get().as_bytes())
+                wire::excerpt(Value::Object(body).to_string().as_bytes())
             )),
         };
         match problem {

@@ -1,16 +1,18 @@
 //! The wire format as Maelstrom reads it: one JSON object per line, `src`, `dest` and `body`,
 //! the body an object with a string `type` and integer `msg_id` / `in_reply_to` when present.
 //!
-//! Parsing borrows from the line: `body` stays a `&RawValue`, so a message between nodes is
-//! validated once and forwarded as the bytes the node wrote, with Maelstrom's top-level `id`
-//! spliced in front ([`stamp`]). Only replies to clients are parsed into values, by the
-//! checker.
+//! Parsing borrows from the line: `body` stays a `&RawValue` until the destination is known.
+//! A message between nodes then has its body validated ([`check_body`]) and is forwarded as
+//! the bytes the node wrote, with Maelstrom's top-level `id` spliced in front ([`stamp`]);
+//! only a message to a client has its body parsed into values ([`client_body`]), once, for
+//! the checker.
 
 use std::borrow::Cow;
 use std::io::Write;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 /// A message as a node wrote it. Unknown top-level keys are refused: a node must print only
 /// `src`, `dest` and `body` (Maelstrom adds `id` itself).
@@ -28,30 +30,49 @@ pub struct Envelope<'a> {
     pub body: &'a RawValue,
 }
 
-/// The fields of a body that Maelstrom requires or types; other fields are skipped (but
-/// their JSON is still validated). Only `in_reply_to` is used afterwards: `type` and
-/// `msg_id` are read to be validated.
+/// The fields of a body that Maelstrom requires or types, read only to be validated; other
+/// fields are skipped (their JSON is still validated).
 #[derive(Debug, Deserialize)]
-pub struct BodyHead<'a> {
-    /// The message type.
+#[allow(dead_code)]
+struct BodyHead<'a> {
     #[serde(rename = "type", borrow)]
-    #[allow(dead_code)]
-    pub kind: Cow<'a, str>,
-    /// The sender's message id, if any.
-    #[allow(dead_code)]
-    pub msg_id: Option<i64>,
-    /// The id of the message this one answers, if any.
-    pub in_reply_to: Option<i64>,
+    kind: Cow<'a, str>,
+    msg_id: Option<i64>,
+    in_reply_to: Option<i64>,
 }
 
-/// Parses one line a node wrote (without its newline) into its envelope and body head, or
-/// says in one sentence why Maelstrom would refuse it.
-pub fn parse(line: &[u8]) -> Result<(Envelope<'_>, BodyHead<'_>), String> {
-    let envelope: Envelope<'_> =
-        serde_json::from_slice(line).map_err(|e| format!("not a valid message: {e}"))?;
-    let head: BodyHead<'_> = serde_json::from_str(envelope.body.get())
-        .map_err(|e| format!("body is not a valid message body: {e}"))?;
-    Ok((envelope, head))
+/// Parses one line a node wrote (without its newline) into its envelope, or says in one
+/// sentence why Maelstrom would refuse it.
+pub fn envelope(line: &[u8]) -> Result<Envelope<'_>, String> {
+    serde_json::from_slice(line).map_err(|e| format!("not a valid message: {e}"))
+}
+
+/// Checks that `body` is an object with a string `type` and integer `msg_id` and
+/// `in_reply_to` when present.
+pub fn check_body(body: &RawValue) -> Result<(), String> {
+    serde_json::from_str::<BodyHead<'_>>(body.get())
+        .map(drop)
+        .map_err(|e| format!("not a valid message body: {e}"))
+}
+
+/// Parses the body of a message to a client, with the same checks as [`check_body`], and
+/// returns it with its `in_reply_to`.
+pub fn client_body(body: &RawValue) -> Result<(Map<String, Value>, Option<i64>), String> {
+    let map: Map<String, Value> =
+        serde_json::from_str(body.get()).map_err(|e| format!("not a valid message body: {e}"))?;
+    if !map.get("type").is_some_and(Value::is_string) {
+        return Err("not a valid message body: no string `type`".to_string());
+    }
+    let integer = |key: &str| match map.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| format!("not a valid message body: `{key}` is not an integer")),
+    };
+    integer("msg_id")?;
+    let in_reply_to = integer("in_reply_to")?;
+    Ok((map, in_reply_to))
 }
 
 /// Appends `line` to `out` with Maelstrom's top-level `"id":id` as its first key, and a
@@ -111,14 +132,39 @@ pub const EXCERPT_CHARS: usize = 200;
 mod tests {
     use super::*;
 
+    /// Everything the driver checks of a line, whatever its destination.
+    fn parse(line: &[u8]) -> Result<Envelope<'_>, String> {
+        let env = envelope(line)?;
+        check_body(env.body)?;
+        client_body(env.body)?;
+        Ok(env)
+    }
+
     #[test]
     fn parse_accepts_a_message_and_skips_body_fields() {
         let line =
             br#"{"src":"n0","dest":"n1","body":{"type":"echo","msg_id":3,"echo":[1,{"a":2}]}}"#;
-        let (env, head) = parse(line).unwrap();
+        let env = parse(line).unwrap();
         assert_eq!((&*env.src, &*env.dest), ("n0", "n1"));
-        assert_eq!(head.kind, "echo");
-        assert_eq!((head.msg_id, head.in_reply_to), (Some(3), None));
+        let (map, in_reply_to) = client_body(env.body).unwrap();
+        assert_eq!((map["type"].as_str(), in_reply_to), (Some("echo"), None));
+    }
+
+    #[test]
+    fn body_checks_agree() {
+        for body in [
+            r#"{"type":"x","in_reply_to":"1"}"#,
+            r#"{"type":2}"#,
+            r#"{"msg_id":-1}"#,
+            r#"{"type":"x","msg_id":1.5}"#,
+        ] {
+            let raw: Box<RawValue> = serde_json::from_str(body).unwrap();
+            assert!(check_body(&raw).is_err(), "{body}");
+            assert!(client_body(&raw).is_err(), "{body}");
+        }
+        let raw: Box<RawValue> = serde_json::from_str(r#"{"type":"x","in_reply_to":-4}"#).unwrap();
+        assert!(check_body(&raw).is_ok());
+        assert_eq!(client_body(&raw).unwrap().1, Some(-4));
     }
 
     #[test]
