@@ -25,7 +25,7 @@ use clap::{Parser, ValueEnum};
                   made (bad flags, a binary that does not start, an I/O error)."
 )]
 pub struct Args {
-    /// The node binary to run [default: the `mionode` beside this program].
+    /// The node binary to run (default: the mionode binary beside this program).
     #[arg(long, value_name = "PATH")]
     pub bin: Option<PathBuf>,
 
@@ -59,8 +59,8 @@ pub struct Args {
     #[arg(long, value_name = "K", default_value_t = 8)]
     pub batch_size: usize,
 
-    /// Seed of every random choice (values, ops, targets, latency, faults, partitions)
-    /// [default: drawn at random and printed, so the run can be repeated].
+    /// Seed of every random choice: values, operations, targets, latency, faults, partitions
+    /// (default: drawn at random and recorded in results.json, so the run can be repeated).
     #[arg(long)]
     pub seed: Option<u64>,
 
@@ -91,8 +91,8 @@ pub struct Args {
     #[arg(long, value_name = "S", default_value = "1", value_parser = parse_seconds)]
     pub nemesis_interval: Duration,
 
-    /// Run directory for node logs and results.json [default: store/<timestamp>, with a
-    /// `store/latest` link to it].
+    /// Run directory for node logs and results.json (default: store/TIMESTAMP, with
+    /// store/latest pointing at it).
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
 
@@ -155,7 +155,7 @@ pub enum NemesisArg {
 pub enum ProgressArg {
     /// Draw when stdout is a terminal and the run lasts more than a couple of seconds.
     Auto,
-    /// Always draw (still nothing when stdout is not a terminal: indicatif hides it).
+    /// Draw whenever stdout is a terminal, however short the run.
     Always,
     /// Never draw.
     Never,

@@ -1,5 +1,6 @@
 //! The progress bar: elapsed time against the time limit, operations ended and the current
-//! rate. Drawn on stdout only when it is a terminal, and cleared before the summary.
+//! rate. Drawn on stdout only when it is a terminal (so never into a pipe or a file), and
+//! cleared before the summary.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};

@@ -76,7 +76,7 @@ pub fn client_body(body: &RawValue) -> Result<(Map<String, Value>, Option<i64>),
 }
 
 /// Appends `line` to `out` with Maelstrom's top-level `"id":id` as its first key, and a
-/// newline. `line` must be a JSON object that [`parse`] accepted.
+/// newline. `line` must be a JSON object that [`envelope`] accepted.
 pub fn stamp(out: &mut Vec<u8>, id: u64, line: &[u8]) {
     // A parsed object's first non-blank byte is its `{`.
     let open = line
