@@ -25,13 +25,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
-use serde_json::{Map, Value};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::checker::{check_reply, FailureKind, Failures, Outcome};
+use crate::checker::{FailureKind, Failures};
 
-use crate::clients::{client_number, Clients};
+use crate::clients::Clients;
 use crate::nemesis::Nemesis;
 use crate::network::Network;
 use crate::process::NodeProcess;
@@ -39,6 +38,9 @@ use crate::progress::Progress;
 use crate::stats::Stats;
 use crate::wire;
 use crate::workload::Workload;
+
+mod route;
+mod stop;
 
 /// How long nodes get to exit after their stdin is closed before they are killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(1);
@@ -347,133 +349,6 @@ impl Driver {
         }
     }
 
-    /// Sends one line node `i` wrote where it says, or reports why Maelstrom would not.
-    fn route(&mut self, i: usize, line: &[u8]) {
-        if self.nodes[i].muted {
-            self.stats.lost_after_violation += 1;
-            return;
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return;
-        }
-        let envelope = match wire::envelope(line) {
-            Ok(envelope) => envelope,
-            Err(e) => return self.invalid(i, e, line),
-        };
-        if envelope.src != self.plan.ids[i] {
-            let message = format!(
-                "wrote a message with src {:?} instead of its own id: {}",
-                envelope.src,
-                wire::excerpt(line)
-            );
-            return self.violation(i, FailureKind::WrongSource, message);
-        }
-        let dest = &*envelope.dest;
-        if let Some(&j) = self.index.get(dest) {
-            if let Err(e) = wire::check_body(envelope.body) {
-                return self.invalid(i, e, line);
-            }
-            let now = Instant::now();
-            return self.net.node_to_node(now, i, j, line, &mut self.inputs[j]);
-        }
-        let client = self.clients.lookup(dest).map(Ok).or_else(|| {
-            let c = client_number(dest)?;
-            let waiting = c < self.nodes.len() && !self.nodes[c].initialized;
-            waiting.then_some(Err(c))
-        });
-        let Some(client) = client else {
-            let message = format!(
-                "sent a message to {dest:?}, which is neither a node nor a live client: {}",
-                wire::excerpt(line)
-            );
-            return self.violation(i, FailureKind::UnknownDestination, message);
-        };
-        let (body, in_reply_to) = match wire::client_body(envelope.body) {
-            Ok(parsed) => parsed,
-            Err(e) => return self.invalid(i, e, line),
-        };
-        self.net.node_to_client();
-        match client {
-            Ok(k) => self.client_reply(i, k, body, in_reply_to),
-            Err(c) => self.init_reply(i, c, body, in_reply_to),
-        }
-    }
-
-    /// The protocol violation of writing `line`, which is not a valid message.
-    fn invalid(&mut self, i: usize, error: String, line: &[u8]) {
-        let message = format!("{error}: {}", wire::excerpt(line));
-        self.violation(i, FailureKind::InvalidMessage, message);
-    }
-
-    /// A protocol violation: the run fails and, as in Maelstrom, the node's later output is
-    /// lost.
-    fn violation(&mut self, i: usize, kind: FailureKind, message: String) {
-        self.failures.push(kind, &self.plan.ids[i], message);
-        self.nodes[i].muted = true;
-    }
-
-    /// Checks a reply from node `i` to workload client `k`.
-    fn client_reply(
-        &mut self,
-        i: usize,
-        k: usize,
-        body: Map<String, Value>,
-        in_reply_to: Option<i64>,
-    ) {
-        let Some(pending) = self.clients.answer(k, in_reply_to) else {
-            self.stats.ignored_replies += 1;
-            return;
-        };
-        let now = Instant::now();
-        let outcome = check_reply(pending.kind, &pending.expected, &body);
-        self.stats
-            .ended(pending.kind, &outcome, now - pending.sent_at);
-        if let Outcome::Wrong(kind, message) = outcome {
-            let message = format!(
-                "{message} (reply to c{} msg_id {}: {})",
-                k + self.nodes.len(),
-                pending.msg_id,
-                wire::excerpt(Value::Object(body).to_string().as_bytes())
-            );
-            self.failures.push(kind, &self.plan.ids[i], message);
-        }
-        if self.clients.is_closed_loop() {
-            self.send_next(k, now);
-        }
-    }
-
-    /// Checks node `i`'s answer to the init of client `c`.
-    fn init_reply(
-        &mut self,
-        i: usize,
-        c: usize,
-        body: Map<String, Value>,
-        in_reply_to: Option<i64>,
-    ) {
-        let ty = body.get("type").and_then(Value::as_str).unwrap_or("");
-        let extra = body
-            .keys()
-            .find(|k| !["type", "msg_id", "in_reply_to"].contains(&k.as_str()));
-        let problem = match (ty, in_reply_to, extra) {
-            ("init_ok", Some(1), None) if i == c => None,
-            ("init_ok", Some(1), Some(extra)) => {
-                Some(format!("init_ok has an extra field `{extra}`"))
-            }
-            _ => Some(format!(
-                "answered init with {}",
-                wire::excerpt(Value::Object(body).to_string().as_bytes())
-            )),
-        };
-        match problem {
-            None => self.nodes[c].initialized = true,
-            Some(message) => {
-                self.failures
-                    .push(FailureKind::Init, &self.plan.ids[i], message);
-                self.phase = Phase::Done;
-            }
-        }
-    }
-
     /// Client `k` sends its next request, if the clients are still running.
     fn send_next(&mut self, k: usize, now: Instant) {
         if !matches!(self.phase, Phase::Run { .. }) {
@@ -592,81 +467,5 @@ impl Driver {
         for (proc, input) in self.procs.iter_mut().zip(&mut self.inputs) {
             proc.flush(input);
         }
-    }
-}
-
-impl Driver {
-    /// Ends the run: requests still unanswered count as timed out; each node's stdin is
-    /// closed, its stdout drained until it exits or [`STOP_TIMEOUT`] passes, and what is
-    /// left is killed. Every child is reaped.
-    fn stop(mut self) -> Record {
-        let now = Instant::now();
-        while let Some((_, pending)) = self.clients.expire(now + crate::clients::CLIENT_TIMEOUT) {
-            self.stats.timed_out(pending.kind);
-        }
-        for proc in &mut self.procs {
-            proc.close_stdin();
-        }
-        let deadline = now + STOP_TIMEOUT;
-        let mut scratch = Vec::new();
-        loop {
-            for proc in &mut self.procs {
-                // Drained so a node flushing its last output does not block on a full pipe.
-                while proc.reading() {
-                    scratch.clear();
-                    if !matches!(proc.read_into(&mut scratch), Ok(n) if n > 0) {
-                        break;
-                    }
-                }
-            }
-            let all_exited = self.procs.iter_mut().all(|p| p.try_wait().is_some());
-            if all_exited || Instant::now() >= deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let nodes = self.ended_nodes();
-        let duration = match (self.started, self.stopped) {
-            (Some(start), Some(stop)) => stop - start,
-            (Some(start), None) => now - start,
-            _ => Duration::ZERO,
-        };
-        Record {
-            stats: self.stats,
-            net: self.net.stats,
-            failures: self.failures,
-            nemesis: std::mem::take(&mut self.nemesis.events),
-            nodes,
-            duration,
-            clients: self.clients.opened(),
-            skipped_starts: self.clients.skipped(),
-            interrupted: self.signals_seen > 0,
-        }
-    }
-
-    /// How each node ended; kills those still running.
-    fn ended_nodes(&mut self) -> Vec<(String, u32, String)> {
-        let mut ended = Vec::new();
-        for (i, proc) in self.procs.iter_mut().enumerate() {
-            let how = if self.nodes[i].gone {
-                match proc.try_wait() {
-                    Some(status) => format!("crashed: exited before the end ({status})"),
-                    None => {
-                        proc.kill();
-                        "crashed: closed its stdout before the end, then killed".to_string()
-                    }
-                }
-            } else if let Some(status) = proc.try_wait() {
-                format!("stopped: {status} after its stdin was closed")
-            } else {
-                proc.kill();
-                format!(
-                    "killed: still running {} s after its stdin was closed",
-                    STOP_TIMEOUT.as_secs()
-                )
-            };
-            ended.push((self.plan.ids[i].clone(), proc.pid(), how));
-        }
-        ended
     }
 }
