@@ -71,6 +71,18 @@ fn message_to_an_unknown_node_fails_the_run() {
 }
 
 #[test]
+fn message_to_a_closed_init_client_fails_the_run() {
+    let run = faulty("late-init-ok", "echo");
+    assert_fails_with(
+        &run,
+        "unknown-destination",
+        "neither a node nor a live client",
+    );
+    let message = run.results["failures"][0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("\"init_ok\""), "{message}");
+}
+
+#[test]
 fn line_that_is_not_json_fails_the_run() {
     let run = faulty("garbage", "echo");
     assert_fails_with(&run, "invalid-message", "this is not json");

@@ -214,6 +214,11 @@ impl Clients {
         kind
     }
 
+    /// The id of client `k`.
+    pub fn name(&self, k: usize) -> &str {
+        &self.list[k].name
+    }
+
     /// The node client `k` talks to.
     pub fn node_of(&self, k: usize) -> usize {
         self.list[k].node
@@ -320,6 +325,7 @@ mod tests {
         assert_eq!((c.node_of(0), c.node_of(1), c.node_of(2)), (0, 1, 0));
         assert_eq!(c.lookup("c2"), Some(0));
         assert_eq!(c.lookup("c4"), Some(2));
+        assert_eq!(c.name(2), "c4");
         assert_eq!(
             c.lookup("c1"),
             None,

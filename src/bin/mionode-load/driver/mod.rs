@@ -343,8 +343,10 @@ impl Driver {
         }
         buf.drain(..start);
         if buf.len() > MAX_LINE {
-            let message = format!("wrote a line longer than {MAX_LINE} bytes");
-            self.violation(i, FailureKind::InvalidMessage, message);
+            if !self.nodes[i].muted {
+                let message = format!("wrote a line longer than {MAX_LINE} bytes");
+                self.violation(i, FailureKind::InvalidMessage, message);
+            }
             buf.clear();
         }
     }
@@ -422,9 +424,12 @@ impl Driver {
             Phase::Init { until } => {
                 if self.nodes.iter().all(|n| n.initialized) {
                     self.begin(now);
+                } else if self.nodes.iter().any(|n| n.gone) {
+                    // A node crashed during setup (already reported): Maelstrom gives up too.
+                    self.phase = Phase::Done;
                 } else if now >= until {
                     for i in 0..self.nodes.len() {
-                        if !self.nodes[i].initialized && !self.nodes[i].gone {
+                        if !self.nodes[i].initialized {
                             let limit = self.plan.init_timeout.as_secs_f64();
                             let message = format!("did not answer init within {limit} s");
                             self.failures

@@ -10,14 +10,19 @@ use crate::checker::{check_reply, FailureKind, Outcome};
 use crate::clients::client_number;
 use crate::wire;
 
+/// A live client a node may write to.
+enum Client {
+    /// Workload client number k (index into the clients).
+    Workload(usize),
+    /// `c<i>`, which sent `init` to node i and waits for `init_ok`.
+    Init(usize),
+}
+
 impl Driver {
     /// Sends one line node `i` wrote where it says, or reports why Maelstrom would not.
     pub(super) fn route(&mut self, i: usize, line: &[u8]) {
         if self.nodes[i].muted {
             self.stats.lost_after_violation += 1;
-            return;
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
         let envelope = match wire::envelope(line) {
@@ -40,10 +45,10 @@ impl Driver {
             let now = Instant::now();
             return self.net.node_to_node(now, i, j, line, &mut self.inputs[j]);
         }
-        let client = self.clients.lookup(dest).map(Ok).or_else(|| {
+        let client = self.clients.lookup(dest).map(Client::Workload).or_else(|| {
             let c = client_number(dest)?;
             let waiting = c < self.nodes.len() && !self.nodes[c].initialized;
-            waiting.then_some(Err(c))
+            waiting.then_some(Client::Init(c))
         });
         let Some(client) = client else {
             let message = format!(
@@ -58,8 +63,8 @@ impl Driver {
         };
         self.net.node_to_client();
         match client {
-            Ok(k) => self.client_reply(i, k, body, in_reply_to),
-            Err(c) => self.init_reply(i, c, body, in_reply_to),
+            Client::Workload(k) => self.client_reply(i, k, body, in_reply_to),
+            Client::Init(c) => self.init_reply(i, c, body, in_reply_to),
         }
     }
 
@@ -94,8 +99,8 @@ impl Driver {
             .ended(pending.kind, &outcome, now - pending.sent_at);
         if let Outcome::Wrong(kind, message) = outcome {
             let message = format!(
-                "{message} (reply to c{} msg_id {}: {})",
-                k + self.nodes.len(),
+                "{message} (reply to {} msg_id {}: {})",
+                self.clients.name(k),
                 pending.msg_id,
                 wire::excerpt(Value::Object(body).to_string().as_bytes())
             );
