@@ -17,7 +17,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use mio::unix::pipe;
 use mio::{Interest, Registry, Token};
 
-/// Bytes asked for in one read from a node's stdout.
+/// Bytes asked for in one read from a node's stdout: the size of the driver's read buffer.
 pub const READ_CHUNK: usize = 256 * 1024;
 
 /// Pipe capacity asked of the kernel for each node's stdin and stdout (Linux caps it at
@@ -88,16 +88,13 @@ impl NodeProcess {
         self.child.id()
     }
 
-    /// Reads what the node wrote into the end of `buf`: `Ok(0)` at end of file (and the
-    /// stdout is then closed); `WouldBlock` once drained.
-    pub fn read_into(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    /// Reads what the node wrote into `buf`: `Ok(0)` at end of file (and the stdout is then
+    /// closed); `WouldBlock` once drained.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let Some(stdout) = &mut self.stdout else {
             return Ok(0);
         };
-        let old = buf.len();
-        buf.resize(old + READ_CHUNK, 0);
-        let result = stdout.read(&mut buf[old..]);
-        buf.truncate(old + *result.as_ref().unwrap_or(&0));
+        let result = stdout.read(buf);
         if matches!(result, Ok(0)) {
             self.stdout = None;
         }

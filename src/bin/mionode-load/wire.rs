@@ -75,6 +75,31 @@ pub fn client_body(body: &RawValue) -> Result<(Map<String, Value>, Option<i64>),
     Ok((map, in_reply_to))
 }
 
+/// Calls `route` with every line (without its newline) that `data` completes. `partial`
+/// holds the start of a line split across reads, and is left holding the new incomplete
+/// tail. Lines wholly inside `data` are passed without a copy; only a split line is
+/// assembled in `partial`.
+pub fn split_lines(partial: &mut Vec<u8>, data: &[u8], mut route: impl FnMut(&[u8])) {
+    let mut start = 0;
+    if !partial.is_empty() {
+        let Some(end) = memchr::memchr(b'\n', data) else {
+            partial.extend_from_slice(data);
+            return;
+        };
+        partial.extend_from_slice(&data[..end]);
+        route(partial);
+        partial.clear();
+        start = end + 1;
+    }
+    let base = start;
+    for at in memchr::memchr_iter(b'\n', &data[base..]) {
+        let end = base + at;
+        route(&data[start..end]);
+        start = end + 1;
+    }
+    partial.extend_from_slice(&data[start..]);
+}
+
 /// Appends `line` to `out` with Maelstrom's top-level `"id":id` as its first key, and a
 /// newline. `line` must be a JSON object that [`envelope`] accepted.
 pub fn stamp(out: &mut Vec<u8>, id: u64, line: &[u8]) {
@@ -180,6 +205,51 @@ mod tests {
             br#"{"src":1,"dest":"n1","body":{"type":"x"}}"#,
         ] {
             assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    /// Splits `reads` one after another, returning the lines and what is left over.
+    fn split_all(reads: &[&[u8]]) -> (Vec<String>, Vec<u8>) {
+        let mut partial = Vec::new();
+        let mut lines = Vec::new();
+        for data in reads {
+            split_lines(&mut partial, data, |l| {
+                lines.push(String::from_utf8_lossy(l).into_owned())
+            });
+        }
+        (lines, partial)
+    }
+
+    #[test]
+    fn split_lines_in_one_read() {
+        let (lines, rest) = split_all(&[b"a\nbb\nccc\nd"]);
+        assert_eq!(lines, ["a", "bb", "ccc"]);
+        assert_eq!(rest, b"d");
+    }
+
+    #[test]
+    fn split_lines_across_reads() {
+        let (lines, rest) = split_all(&[b"ab", b"c\nde", b"f", b"\n", b"\ng\nh"]);
+        assert_eq!(lines, ["abc", "def", "", "g"]);
+        assert_eq!(rest, b"h");
+        let (lines, rest) = split_all(&[b"x", b"\ny\nzz\n"]);
+        assert_eq!(lines, ["x", "y", "zz"]);
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn split_lines_matches_a_plain_split_for_any_cut() {
+        let text = b"{\"a\":1}\n{\"b\":22}\n\n{\"c\":333}\ntail";
+        let want: Vec<String> = text
+            .split(|&b| b == b'\n')
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        for cut in 0..=text.len() {
+            for cut2 in cut..=text.len() {
+                let (lines, rest) = split_all(&[&text[..cut], &text[cut..cut2], &text[cut2..]]);
+                assert_eq!(lines, want[..want.len() - 1], "cuts {cut} {cut2}");
+                assert_eq!(rest, b"tail");
+            }
         }
     }
 

@@ -33,7 +33,7 @@ use crate::checker::{FailureKind, Failures};
 use crate::clients::Clients;
 use crate::nemesis::Nemesis;
 use crate::network::Network;
-use crate::process::NodeProcess;
+use crate::process::{NodeProcess, READ_CHUNK};
 use crate::progress::Progress;
 use crate::stats::Stats;
 use crate::wire;
@@ -76,8 +76,8 @@ pub struct Plan {
 /// Per-node state the loop keeps besides the process.
 #[derive(Debug, Default)]
 struct NodeState {
-    /// Bytes read from stdout, not yet a complete line.
-    pending: Vec<u8>,
+    /// The start of a line split across reads of stdout.
+    partial: Vec<u8>,
     /// Stdout has more to read (edge-triggered readiness seen, `WouldBlock` not yet).
     readable: bool,
     /// Answered `init_ok`.
@@ -131,6 +131,8 @@ pub struct Driver {
     nodes: Vec<NodeState>,
     /// Each node's stdin bytes not yet written.
     inputs: Vec<Vec<u8>>,
+    /// The buffer every read from a node's stdout goes into.
+    chunk: Vec<u8>,
     net: Network,
     clients: Clients,
     workload: Workload,
@@ -187,6 +189,7 @@ impl Driver {
             procs,
             nodes: (0..n).map(|_| NodeState::default()).collect(),
             inputs: vec![Vec::new(); n],
+            chunk: vec![0; READ_CHUNK],
             net,
             clients,
             workload,
@@ -304,17 +307,16 @@ impl Driver {
 
     /// Reads node `i` until `WouldBlock`, end of file or its budget, routing each line.
     fn read_node(&mut self, i: usize) {
-        let mut buf = std::mem::take(&mut self.nodes[i].pending);
+        let mut chunk = std::mem::take(&mut self.chunk);
         for _ in 0..READS_PER_TURN {
-            let old = buf.len();
-            match self.procs[i].read_into(&mut buf) {
+            match self.procs[i].read(&mut chunk) {
                 Ok(0) => {
                     self.nodes[i].readable = false;
                     self.nodes[i].eof_at = Some(Instant::now());
                     self.check_exit(i, Instant::now());
                     break;
                 }
-                Ok(_) => self.route_lines(i, &mut buf, old),
+                Ok(n) => self.route_lines(i, &chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.nodes[i].readable = false;
@@ -327,27 +329,25 @@ impl Driver {
                 }
             }
         }
-        self.nodes[i].pending = buf;
+        self.chunk = chunk;
     }
 
-    /// Routes every complete line of `buf` (bytes before `old` hold no newline), keeping the
-    /// incomplete tail.
-    fn route_lines(&mut self, i: usize, buf: &mut Vec<u8>, old: usize) {
-        let mut start = 0;
-        let mut search = old;
-        while let Some(at) = memchr::memchr(b'\n', &buf[search..]) {
-            let end = search + at;
-            self.route(i, &buf[start..end]);
-            start = end + 1;
-            search = start;
-        }
-        buf.drain(..start);
-        if buf.len() > MAX_LINE {
+    /// Routes every line that `data`, read from node `i`, completes.
+    fn route_lines(&mut self, i: usize, data: &[u8]) {
+        let mut partial = std::mem::take(&mut self.nodes[i].partial);
+        wire::split_lines(&mut partial, data, |line| self.route(i, line));
+        self.nodes[i].partial = partial;
+        self.check_partial(i);
+    }
+
+    /// A line longer than [`MAX_LINE`] is a protocol violation, and is not kept whole.
+    fn check_partial(&mut self, i: usize) {
+        if self.nodes[i].partial.len() > MAX_LINE {
             if !self.nodes[i].muted {
                 let message = format!("wrote a line longer than {MAX_LINE} bytes");
                 self.violation(i, FailureKind::InvalidMessage, message);
             }
-            buf.clear();
+            self.nodes[i].partial.clear();
         }
     }
 

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Driver, Record, STOP_TIMEOUT};
+use crate::process::READ_CHUNK;
 
 impl Driver {
     /// Ends the run: requests still unanswered count as timed out; each node's stdin is
@@ -17,13 +18,12 @@ impl Driver {
             proc.close_stdin();
         }
         let deadline = now + STOP_TIMEOUT;
-        let mut scratch = Vec::new();
+        let mut scratch = vec![0; READ_CHUNK];
         loop {
             for proc in &mut self.procs {
                 // Drained so a node flushing its last output does not block on a full pipe.
                 while proc.reading() {
-                    scratch.clear();
-                    if !matches!(proc.read_into(&mut scratch), Ok(n) if n > 0) {
+                    if !matches!(proc.read(&mut scratch), Ok(n) if n > 0) {
                         break;
                     }
                 }
