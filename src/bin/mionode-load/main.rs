@@ -65,7 +65,7 @@ use crate::driver::{Driver, Plan};
 use crate::nemesis::Nemesis;
 use crate::network::{Latency, Network};
 use crate::progress::Progress;
-use crate::report::{secs, Config, Results};
+use crate::report::{Config, Results};
 use crate::workload::Workload;
 
 /// Exit status of a valid run.
@@ -172,7 +172,7 @@ fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
             .is_none()
             .then(|| args.concurrency.clients(ids.len())),
         rate: args.rate,
-        time_limit_s: secs(args.time_limit),
+        time_limit_s: args.time_limit.as_secs_f64(),
         batch_size: args.batch_size,
         seed,
         latency_ms: args.latency,
@@ -180,9 +180,9 @@ fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
         drop: args.drop,
         duplicate: args.duplicate,
         nemesis: name(args.nemesis.to_possible_value()),
-        nemesis_interval_s: secs(args.nemesis_interval),
-        grace_s: secs(args.grace),
-        init_timeout_s: secs(args.init_timeout),
+        nemesis_interval_s: args.nemesis_interval.as_secs_f64(),
+        grace_s: args.grace.as_secs_f64(),
+        init_timeout_s: args.init_timeout.as_secs_f64(),
     }
 }
 

@@ -16,8 +16,6 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use crate::cli::LatencyDist;
 use crate::wire;
 
@@ -43,7 +41,7 @@ impl Latency {
 }
 
 /// Message counts in Maelstrom's terms (`send-count`, `recv-count`) plus the faults injected.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct NetStats {
     /// Messages from or to a client, sent into the network.
     pub client_sent: u64,

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -383,9 +382,4 @@ fn net_lines(out: &mut String, r: &Results) {
     for node in &r.nodes {
         let _ = writeln!(out, "{}: pid {}, {}", node.id, node.pid, node.exit);
     }
-}
-
-/// Seconds as `f64`, for the config.
-pub fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
 }
