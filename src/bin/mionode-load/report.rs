@@ -319,10 +319,15 @@ fn ops_table(out: &mut String, r: &Results) {
     let order = OpKind::ALL.iter().map(|k| k.name()).chain(["total"]);
     for name in order {
         let Some(o) = r.ops.get(name) else { continue };
-        let q = |f: fn(&Quantiles) -> f64| o.latency_ms.as_ref().map_or(f64::NAN, f);
+        // No correct reply, no latency: a dash rather than NaN.
+        let q = |f: fn(&Quantiles) -> f64| {
+            o.latency_ms
+                .as_ref()
+                .map_or("-".to_string(), |l| format!("{:.3}", f(l)))
+        };
         let _ = writeln!(
             out,
-            "{name:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{:>7}{:>10.1}{:>9.3}{:>9.3}{:>9.3}{:>9.3}",
+            "{name:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{:>7}{:>10.1}{:>9}{:>9}{:>9}{:>9}",
             o.invoked,
             o.ok,
             o.failed,
