@@ -129,24 +129,16 @@ fn drive(
     let nemesis = Nemesis::new(interval, derive_seed(seed, "nemesis", 0));
     let progress = Progress::new(args.progress, args.time_limit);
     let plan = Plan {
+        bin: bin.to_path_buf(),
+        args: args.node_args.clone(),
+        logs: run_dir.join(store::NODE_LOGS),
         ids: ids.to_vec(),
         init_timeout: args.init_timeout,
         time_limit: args.time_limit,
         grace: args.grace,
     };
-    let logs = run_dir.join(store::NODE_LOGS);
-    let driver = Driver::start(
-        plan,
-        bin,
-        &args.node_args,
-        logs,
-        net,
-        clients,
-        workload,
-        nemesis,
-        progress,
-    )
-    .map_err(|e| format!("cannot start the nodes: {e}"))?;
+    let driver = Driver::start(plan, net, clients, workload, nemesis, progress)
+        .map_err(|e| format!("cannot start the nodes: {e}"))?;
     driver
         .run()
         .map_err(|e| format!("the event loop failed: {e}"))

@@ -63,6 +63,12 @@ const SIGNALS: Token = Token(usize::MAX);
 /// What a run needs besides the nodes.
 #[derive(Debug)]
 pub struct Plan {
+    /// The node binary.
+    pub bin: PathBuf,
+    /// Arguments given to every node.
+    pub args: Vec<String>,
+    /// Where each node's stderr goes, as `<id>.log`.
+    pub logs: PathBuf,
     /// Node ids, in order.
     pub ids: Vec<String>,
     /// How long each node has to answer `init`.
@@ -149,12 +155,8 @@ pub struct Driver {
 impl Driver {
     /// Starts one process per node (`bin args...`, stderr into `logs/<id>.log`) and sends
     /// each its `init`.
-    #[allow(clippy::too_many_arguments)]
     pub fn start(
         plan: Plan,
-        bin: &std::path::Path,
-        args: &[String],
-        logs: PathBuf,
         net: Network,
         clients: Clients,
         workload: Workload,
@@ -167,16 +169,13 @@ impl Driver {
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let mut procs = Vec::with_capacity(plan.ids.len());
         for (i, id) in plan.ids.iter().enumerate() {
-            let log = logs.join(format!("{id}.log"));
-            let proc = NodeProcess::spawn(
-                bin,
-                args,
-                &log,
-                poll.registry(),
-                Token(2 * i),
-                Token(2 * i + 1),
-            )
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", bin.display())))?;
+            let log = plan.logs.join(format!("{id}.log"));
+            let (read, write) = (Token(2 * i), Token(2 * i + 1));
+            let proc =
+                NodeProcess::spawn(&plan.bin, &plan.args, &log, poll.registry(), read, write)
+                    .map_err(|e| {
+                        io::Error::new(e.kind(), format!("{}: {e}", plan.bin.display()))
+                    })?;
             procs.push(proc);
         }
         let n = plan.ids.len();
