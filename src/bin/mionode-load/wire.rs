@@ -115,7 +115,8 @@ pub fn stamp(out: &mut Vec<u8>, id: u64, line: &[u8]) {
 }
 
 /// Appends a message from a client: `{"id":..,"src":..,"dest":..,"body":` + the body that
-/// `body` writes + `}` and a newline; returns what `body` returns. Ids are ours, so they need no escaping beyond JSON's.
+/// `body` writes + `}` and a newline; returns what `body` returns. Ids are ours, so they
+/// need no escaping beyond JSON's.
 pub fn client_message<R>(
     out: &mut Vec<u8>,
     id: u64,

@@ -3,7 +3,7 @@
 //! Why one loop and not a thread per node: the driver's work per message is small (find the
 //! newline, parse the envelope, splice in an `id`, append to the receiver's buffer), so what
 //! it costs is wake-ups and cross-thread hand-offs, not computation. One loop reads each
-//! node's stdout in chunks of up to [`READ_CHUNK`](crate::process::READ_CHUNK), routes every complete line in the
+//! node's stdout in chunks of up to [`READ_CHUNK`] bytes, routes every complete line in the
 //! chunk, and writes each node's accumulated input with one `write` per turn: under load a
 //! turn moves hundreds of messages per system call, and no message ever crosses a thread.
 //! It also keeps the network's state (latency queue, partitions, counters) single-owner and
@@ -15,9 +15,9 @@
 //! readable node until `WouldBlock` or its budget (a busy node cannot starve the others or
 //! the timers); deliver due messages; expire timed-out requests; start due requests; advance
 //! the phase; flush every node's input. Phases: init (every node must answer `init` within
-//! the init timeout, 10 s as in Maelstrom), run (clients send until the time limit or Ctrl-C), drain (no new
-//! requests; wait up to the grace period for replies in flight), done. A second Ctrl-C skips
-//! the grace period.
+//! the init timeout, 10 s as in Maelstrom), run (clients send until the time limit or
+//! Ctrl-C), drain (no new requests; wait up to the grace period for replies in flight),
+//! done. A second Ctrl-C skips the grace period.
 
 use std::collections::HashMap;
 use std::io;
