@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::context::{Context, Request, RpcError, TimerAction};
 use crate::handlers::{self, Handlers};
 use crate::outbox::Outbox;
-use crate::protocol::{Envelope, ErrorBody, Header};
+use crate::protocol::{is_object, Envelope, ErrorBody, Header};
 use crate::stats::Rejection;
 
 /// How much of a rejected line the log shows.
@@ -119,8 +119,17 @@ impl Node {
             return Err(Rejected::new(Rejection::Empty, "empty line"));
         }
         let text = std::str::from_utf8(line).map_err(|e| Rejected::new(Rejection::NotUtf8, e))?;
+        if !is_object(text) {
+            return Err(Rejected::new(Rejection::BadEnvelope, "not a JSON object"));
+        }
         let envelope: Envelope<'_> =
             serde_json::from_str(text).map_err(|e| Rejected::new(Rejection::BadEnvelope, e))?;
+        if !is_object(envelope.body.get()) {
+            return Err(Rejected::new(
+                Rejection::BadBody,
+                "body is not a JSON object",
+            ));
+        }
         let header: Header<'_> = serde_json::from_str(envelope.body.get())
             .map_err(|e| Rejected::new(Rejection::BadBody, e))?;
         if let Some(me) = self.ctx.identity().map(|id| &*id.node_id) {
@@ -220,5 +229,37 @@ impl Node {
             );
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn initialized() -> (Node, Instant) {
+        let now = Instant::now();
+        let mut node = Node::new(Config::default(), now);
+        let init = br#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#;
+        node.handle_line(init, now);
+        assert!(!node.outbox().take().is_empty(), "no init_ok");
+        (node, now)
+    }
+
+    /// Found by fuzzing: serde reads a struct from an array of its fields, so these lines were
+    /// taken for an envelope and a body and answered, though Maelstrom's messages are objects.
+    #[test]
+    fn messages_shaped_as_arrays_are_rejected_not_answered() {
+        let (mut node, now) = initialized();
+        node.handle_line(br#"["c1","n1",{"type":"echo","msg_id":2,"echo":1}]"#, now);
+        node.handle_line(br#"{"src":"c1","dest":"n1","body":["echo",3,null]}"#, now);
+        node.handle_line(br#"{"src":"c1","dest":"n1","body": ["echo",4,null]}"#, now);
+        assert_eq!(
+            String::from_utf8(node.outbox().take()).unwrap(),
+            "",
+            "answered an array"
+        );
+        let stats = node.ctx.stats();
+        assert_eq!(stats.rejected(Rejection::BadEnvelope), 1);
+        assert_eq!(stats.rejected(Rejection::BadBody), 2);
     }
 }

@@ -42,6 +42,15 @@ pub struct Header<'a> {
     pub in_reply_to: Option<u64>,
 }
 
+/// Whether `json`, a JSON value without leading whitespace, is an object.
+///
+/// serde reads a struct from an array of its fields (`["c1","n1",{...}]`) as readily as from
+/// an object; Maelstrom's envelopes and bodies are objects only, so the input path checks this
+/// before it deserializes.
+pub fn is_object(json: &str) -> bool {
+    json.starts_with('{')
+}
+
 /// The fields of an `error` body.
 #[derive(Debug, Deserialize)]
 pub struct ErrorBody {

@@ -71,6 +71,15 @@ const SILENT: &[(&[u8], &str)] = &[
         "not_utf8",
     ),
     (b"\xfe\xfe\xfe", "not_utf8"),
+    // serde reads a struct from an array of its fields; messages are objects only.
+    (
+        b"[\"c1\",\"n1\",{\"type\":\"echo\",\"msg_id\":1,\"echo\":1}]",
+        "bad_envelope",
+    ),
+    (
+        b"{\"src\":\"c1\",\"dest\":\"n1\",\"body\":[\"echo\",1,null]}",
+        "bad_body",
+    ),
     (
         b"{\"src\":\"n1\",\"dest\":\"n1\",\"body\":{\"type\":\"echo_ok\",\"in_reply_to\":999}}",
         "",
