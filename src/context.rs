@@ -124,12 +124,18 @@ impl Clock {
         (now.saturating_duration_since(self.origin).as_nanos() / NANOS_PER_TICK) as u64
     }
 
-    /// The first tick at or after `deadline` (rounded up: never fire early).
-    fn deadline_tick(&self, deadline: Instant) -> u64 {
-        let nanos = deadline.saturating_duration_since(self.origin).as_nanos();
-        nanos.div_ceil(NANOS_PER_TICK) as u64
+    /// The first tick at or after `delay` past `now` (rounded up: never fire early).
+    ///
+    /// Saturates instead of overflowing: any `delay`, `Duration::MAX` included, gives a deadline
+    /// that is far away rather than a panic or a tick that wrapped around into the past.
+    fn deadline_tick(&self, now: Instant, delay: Duration) -> u64 {
+        let since_origin = now.saturating_duration_since(self.origin);
+        let nanos = since_origin.saturating_add(delay).as_nanos();
+        u64::try_from(nanos.div_ceil(NANOS_PER_TICK)).unwrap_or(u64::MAX)
     }
 
+    /// The instant tick `tick` starts at. The wheel only asks about ticks before its horizon,
+    /// at most [`SPAN`](crate::timer::SPAN) ticks (about 795 days) past the current one.
     fn instant(&self, tick: u64) -> Instant {
         self.origin + Duration::from_millis(tick)
     }
@@ -313,7 +319,7 @@ impl Context {
     {
         let msg_id = self.write(None, dest, body, None)?;
         let key = self.rpcs.vacant_key();
-        let deadline = self.clock.deadline_tick(self.now + timeout);
+        let deadline = self.clock.deadline_tick(self.now, timeout);
         let timer = self
             .timers
             .insert(deadline, TimerAction::RpcDeadline { key, msg_id });
@@ -359,7 +365,7 @@ impl Context {
 
     /// Runs `f` after `delay`, off the same timer wheel as RPC deadlines.
     pub fn after(&mut self, delay: Duration, f: impl FnOnce(&mut Node) + 'static) {
-        let deadline = self.clock.deadline_tick(self.now + delay);
+        let deadline = self.clock.deadline_tick(self.now, delay);
         self.timers.insert(deadline, TimerAction::Wake(Box::new(f)));
     }
 
@@ -401,9 +407,24 @@ mod tests {
         let clock = Clock { origin };
         let t = origin + Duration::from_micros(1500);
         assert_eq!(clock.now_tick(t), 1);
-        assert_eq!(clock.deadline_tick(t), 2);
-        assert_eq!(clock.deadline_tick(origin + Duration::from_millis(3)), 3);
+        assert_eq!(clock.deadline_tick(t, Duration::ZERO), 2);
+        assert_eq!(clock.deadline_tick(origin, Duration::from_micros(1500)), 2);
+        assert_eq!(clock.deadline_tick(origin, Duration::from_millis(3)), 3);
         assert_eq!(clock.now_tick(origin), 0);
+    }
+
+    #[test]
+    fn clock_saturates_huge_delays() {
+        let origin = Instant::now();
+        let clock = Clock { origin };
+        let later = origin + Duration::from_millis(5);
+        let max_ms = Duration::from_millis(u64::MAX);
+        assert_eq!(
+            clock.deadline_tick(later, max_ms),
+            u64::MAX,
+            "no wrap-around"
+        );
+        assert_eq!(clock.deadline_tick(later, Duration::MAX), u64::MAX);
     }
 
     #[test]

@@ -172,3 +172,22 @@ fn interleaved_batches_stay_independent() {
         assert_eq!(a["body"]["results"], json!(expected));
     }
 }
+
+/// `--rpc-timeout-ms` takes any u64: the largest wrapped around to a deadline in the past and
+/// timed out at once, and `Duration::MAX` from a library caller overflowed `Instant`.
+#[test]
+fn huge_rpc_timeout_does_not_wrap_into_an_early_deadline() {
+    for timeout in [Duration::from_millis(u64::MAX), Duration::MAX] {
+        let mut h = Harness::new(Config {
+            rpc_timeout: timeout,
+            ..config()
+        });
+        h.advance(Duration::from_millis(5));
+        let sent = h.feed(&batch(json!(["v"])));
+        assert!(
+            h.advance(Duration::from_secs(3600)).is_empty(),
+            "timed out early"
+        );
+        assert_eq!(h.answer(&sent[0])[0]["body"]["results"], json!(["v"]));
+    }
+}
