@@ -346,7 +346,9 @@ impl Context {
     {
         let me = match &self.identity {
             Some(id) => Rc::clone(&id.node_id),
-            None => panic!("rpc_to_self before init"),
+            // Handlers run only after init (dispatch answers anything else with error 11
+            // before it), and init itself sends nothing: reaching this is a bug in a handler.
+            None => panic!("rpc_to_self before init: a handler ran before the node had an id"),
         };
         self.rpc(&me, body, timeout, callback)
     }

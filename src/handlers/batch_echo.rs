@@ -165,7 +165,7 @@ fn on_echo(node: &mut Node, slot: Slot, attempt: u32, outcome: RpcResult<'_>) {
 
 /// Answers the client with every echo, in order.
 fn finish(node: &mut Node, key: usize) {
-    let batch = node.handlers.batches.table.remove(key);
+    let Some(batch) = take(node, key) else { return };
     node.ctx.record_batch(batch.values.len(), batch.started);
     let body = Body::BatchEchoOk {
         results: &batch.values,
@@ -175,7 +175,7 @@ fn finish(node: &mut Node, key: usize) {
 
 /// Answers the client with an error and forgets every echo still in flight.
 fn fail(node: &mut Node, key: usize, code: u32, text: &str) {
-    let batch = node.handlers.batches.table.remove(key);
+    let Some(batch) = take(node, key) else { return };
     for &msg_id in batch.in_flight.iter().filter(|&&m| m != DONE) {
         node.ctx.cancel_rpc(msg_id);
     }
@@ -187,4 +187,14 @@ fn fail(node: &mut Node, key: usize, code: u32, text: &str) {
     let body = Body::Error { code, text };
     node.ctx.stats_mut().errors_sent += 1;
     node.ctx.reply_to(&batch.client, batch.client_msg_id, &body);
+}
+
+/// Removes batch `key`, which its caller has just found in the table.
+fn take(node: &mut Node, key: usize) -> Option<Batch> {
+    let batch = node.handlers.batches.table.try_remove(key);
+    debug_assert!(
+        batch.is_some(),
+        "batch in slot {key} vanished while being answered"
+    );
+    batch
 }
