@@ -96,8 +96,8 @@ pub fn run(node: &mut Node, services: &mut [&mut dyn Service]) -> io::Result<Exi
     let registry = poll.registry();
     let config = node.ctx.config().clone();
     let mut io = Io {
-        stdin: StdStream::stdin(registry, STDIN)?,
-        stdout: StdStream::stdout(registry, STDOUT)?,
+        stdin: StdStream::stdin(registry, STDIN).map_err(context("setting up stdin"))?,
+        stdout: StdStream::stdout(registry, STDOUT).map_err(context("setting up stdout"))?,
         framer: LineFramer::new(config.max_line_bytes),
         // Readiness may predate registration; find out by reading.
         stdin_ready: true,
@@ -165,6 +165,11 @@ pub fn run(node: &mut Node, services: &mut [&mut dyn Service]) -> io::Result<Exi
     }
 }
 
+/// Says what the loop was doing when `e` happened; `main` logs it before exiting with 1.
+fn context(what: &'static str) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
 impl Io {
     /// Zero when work is waiting, else until the next timer (or forever).
     fn poll_timeout(&self, node: &Node) -> Option<Duration> {
@@ -217,7 +222,7 @@ impl Io {
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(context("reading stdin")(e)),
             }
         }
         Ok(())
@@ -239,7 +244,7 @@ impl Io {
                     log::info!("stdout closed by its reader: exiting");
                     return Ok(Some(Exit::BrokenPipe));
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(context("writing stdout")(e)),
             }
         }
         Ok(None)

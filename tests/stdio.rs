@@ -243,3 +243,34 @@ fn stdin_from_a_socket_works_until_it_is_shut_down() {
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.contains("echo_ok"));
 }
+
+/// An I/O error the loop cannot handle ends the process with exit code 1 and one log line
+/// saying what it was doing, never a panic (exit 101).
+#[test]
+fn unreadable_stdin_is_logged_and_exits_with_code_1() {
+    let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
+    let out = Command::new(BIN).stdin(dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ERROR"), "{stderr}");
+    assert!(stderr.contains("reading stdin: "), "{stderr}");
+    assert!(!stderr.contains("panic"), "{stderr}");
+}
+
+#[test]
+fn full_stdout_is_logged_and_exits_with_code_1() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(BIN)
+        .stdin(input_file(1))
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("writing stdout: "), "{stderr}");
+    assert!(!stderr.contains("panic"), "{stderr}");
+}
