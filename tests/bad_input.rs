@@ -210,3 +210,109 @@ fn a_flood_of_bad_lines_is_summed_up_in_the_log() {
         "{stderr}"
     );
 }
+
+/// The start of every fuzz seed: a node `n1` alone in its cluster.
+const SEED_INIT: &str = r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#;
+
+/// Seeds written by hand for the fuzz target's directives (see fuzz/fuzz_targets/node_input.rs):
+/// `@N` moves the clock N ms, `@l`/`@r` deliver what the node sent itself, `@d` drops it,
+/// `@cN` makes reads N bytes long.
+const HAND_SEEDS: &[(&str, &str)] = &[
+    (
+        "batch-retried",
+        "{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"batch_echo\",\"msg_id\":2,\"values\":[1,\"two\",{\"3\":[3]}]}}\n@d\n@1000\n@l\n@l\n",
+    ),
+    (
+        "batch-reordered",
+        "{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"batch_echo\",\"msg_id\":2,\"values\":[1,2,3]}}\n@r\n@r\n",
+    ),
+    (
+        "batch-times-out",
+        "{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"batch_echo\",\"msg_id\":2,\"values\":[1]}}\n@1000\n@1000\n@1000\n",
+    ),
+    (
+        "batch-error-reply",
+        "{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"batch_echo\",\"msg_id\":2,\"values\":[1,2]}}\n{\"src\":\"n1\",\"dest\":\"n1\",\"body\":{\"type\":\"error\",\"in_reply_to\":1,\"code\":14}}\n",
+    ),
+    (
+        "short-reads",
+        "@c1\n{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"echo\",\"msg_id\":2,\"echo\":[null,true,1e5]}}\n",
+    ),
+];
+
+/// The seed corpus of the fuzz target `node_input`: each protocol vector (with the node's
+/// messages to itself delivered), each malformed line above between `init` and an echo, and
+/// [`HAND_SEEDS`]. Named `seed-*`, the only files of `fuzz/corpus/` that git tracks.
+fn fuzz_seeds() -> Vec<(String, Vec<u8>)> {
+    let echo = r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":2,"echo":"after"}}"#;
+    let mut seeds = Vec::new();
+    let vectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
+    for entry in std::fs::read_dir(vectors).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        if let Some(name) = name.strip_suffix(".in.jsonl") {
+            let mut seed = std::fs::read(&path).unwrap();
+            seed.extend_from_slice(b"@l\n@l\n");
+            seeds.push((format!("seed-vector-{name}"), seed));
+        }
+    }
+    for (i, (line, reason)) in SILENT.iter().enumerate() {
+        let reason = if reason.is_empty() { "stale" } else { reason };
+        let mut seed = format!("{SEED_INIT}\n").into_bytes();
+        seed.extend_from_slice(line);
+        seed.extend_from_slice(format!("\n{echo}\n").as_bytes());
+        seeds.push((format!("seed-bad-{i:02}-{reason}"), seed));
+    }
+    for (name, body) in HAND_SEEDS {
+        seeds.push((
+            format!("seed-{name}"),
+            format!("{SEED_INIT}\n{body}").into_bytes(),
+        ));
+    }
+    seeds.sort();
+    seeds
+}
+
+/// The committed fuzz seeds are the ones [`fuzz_seeds`] builds; with `MIONODE_WRITE_SEEDS=1`
+/// this test rewrites them instead.
+#[test]
+fn fuzz_seed_corpus_is_up_to_date() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/node_input");
+    let expected = fuzz_seeds();
+    let on_disk = || -> Vec<(String, Vec<u8>)> {
+        let mut found: Vec<_> = std::fs::read_dir(&dir)
+            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_else(|_| Vec::new())
+            .into_iter()
+            .filter_map(|path: std::path::PathBuf| {
+                let name = path.file_name()?.to_str()?.to_owned();
+                name.starts_with("seed-")
+                    .then(|| (name, std::fs::read(&path).unwrap()))
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    if std::env::var("MIONODE_WRITE_SEEDS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, _) in on_disk() {
+            std::fs::remove_file(dir.join(name)).unwrap();
+        }
+        for (name, bytes) in &expected {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+    let found = on_disk();
+    let names = |seeds: &[(String, Vec<u8>)]| seeds.iter().map(|s| s.0.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&found),
+        names(&expected),
+        "fuzz seeds are stale: MIONODE_WRITE_SEEDS=1 cargo test --test bad_input fuzz_seed"
+    );
+    for ((name, got), (_, want)) in found.iter().zip(&expected) {
+        assert!(
+            got == want,
+            "fuzz seed {name} is stale: MIONODE_WRITE_SEEDS=1 cargo test --test bad_input fuzz_seed"
+        );
+    }
+}
