@@ -215,8 +215,9 @@ fn a_flood_of_bad_lines_is_summed_up_in_the_log() {
 const SEED_INIT: &str = r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#;
 
 /// Seeds written by hand for the fuzz target's directives (see fuzz/fuzz_targets/node_input.rs):
-/// `@N` moves the clock N ms, `@l`/`@r` deliver what the node sent itself, `@d` drops it,
-/// `@cN` makes reads N bytes long.
+/// `@N` moves the clock N ms, `@l`/`@r` deliver what the node sent itself, `@a`/`@e` answer
+/// what it sent others (with `T_ok` or an error), `@d` drops both, `@cN` makes reads N bytes
+/// long.
 const HAND_SEEDS: &[(&str, &str)] = &[
     (
         "batch-retried",
@@ -233,6 +234,22 @@ const HAND_SEEDS: &[(&str, &str)] = &[
     (
         "batch-error-reply",
         "{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"batch_echo\",\"msg_id\":2,\"values\":[1,2]}}\n{\"src\":\"n1\",\"dest\":\"n1\",\"body\":{\"type\":\"error\",\"in_reply_to\":1,\"code\":14}}\n",
+    ),
+    (
+        "proxy-answered",
+        "{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"proxy\",\"msg_id\":2,\"target\":\"lin-kv\",\"inner\":{\"type\":\"read\",\"key\":1}}}\n@a\n",
+    ),
+    (
+        "relay-retried",
+        "{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"relay\",\"msg_id\":2,\"target\":\"seq-kv\",\"payload\":{\"type\":\"read\",\"msg_id\":9}}}\n@d\n@500\n@a\n",
+    ),
+    (
+        "backoff-error-reply",
+        "{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"backoff_relay\",\"msg_id\":2,\"target\":\"lww-kv\",\"payload\":{\"type\":\"write\",\"key\":1,\"value\":2}}}\n@500\n@150\n@e\n",
+    ),
+    (
+        "fire-forget-reaped",
+        "{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"send_fire_forget\",\"msg_id\":2,\"target\":\"lin-tso\",\"payload\":{\"type\":\"ts\"}}}\n@2000\n{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"pending_count\",\"msg_id\":3}}\n{\"src\":\"c1\",\"dest\":\"n1\",\"body\":{\"type\":\"compute_backoff\",\"msg_id\":4,\"max_retries\":3,\"base_delay\":0.1}}\n",
     ),
     (
         "short-reads",

@@ -10,11 +10,12 @@
 //! |-------------|--------------------------------------------------------------------------|
 //! | `@N`        | the clock moves N ms on (at most [`MAX_ADVANCE_MS`]); due timers fire     |
 //! | `@l`, `@r`  | the network delivers what the node sent itself, in order or reversed     |
-//! | `@d`        | the network drops what the node sent itself                              |
+//! | `@a`, `@e`  | every request the node sent another node or a service gets a reply: `T_ok`, or error 13 |
+//! | `@d`        | the network drops what the node sent itself and all requests to others   |
 //! | `@cN`       | later reads of stdin return at most N bytes                               |
 //!
-//! After the end of input the clock runs on through every remaining deadline, as if the
-//! network had gone silent, until no RPC is pending.
+//! After the end of input the clock runs on from deadline to deadline, as if the network had
+//! gone silent, until no RPC is pending and every request is answered (or no timer is left).
 //!
 //! Asserted:
 //! - nothing panics (debug assertions and overflow checks are on in fuzz builds);
@@ -38,6 +39,7 @@ use libfuzzer_sys::fuzz_target;
 use mionode::stdio::{Frame, LineFramer};
 use mionode::{Config, Node};
 use serde::Deserialize;
+use serde_json::json;
 use serde_json::value::RawValue;
 
 /// Longest line the node accepts here: small, so over-long lines are within the fuzzer's reach.
@@ -107,6 +109,8 @@ struct Harness {
     owed: HashMap<(String, u64), u32>,
     /// Messages the node sent itself, awaiting `@l`, `@r` or `@d`.
     loopback: Vec<Vec<u8>>,
+    /// Requests the node sent others, as `(dest, type, msg_id)`, awaiting `@a`, `@e` or `@d`.
+    outbound: Vec<(String, String, u64)>,
 }
 
 impl Harness {
@@ -125,6 +129,7 @@ impl Harness {
             names: HashSet::new(),
             owed: HashMap::new(),
             loopback: Vec::new(),
+            outbound: Vec::new(),
         }
     }
 
@@ -137,7 +142,12 @@ impl Harness {
         match line.strip_prefix(b"@") {
             Some(b"l") => self.deliver(false),
             Some(b"r") => self.deliver(true),
-            Some(b"d") => self.loopback.clear(),
+            Some(b"a") => self.answer(false),
+            Some(b"e") => self.answer(true),
+            Some(b"d") => {
+                self.loopback.clear();
+                self.outbound.clear();
+            }
             Some([b'c', n @ ..]) => reader.chunk = number(n).clamp(1, 1 << 20) as usize,
             Some(n) => self.advance(number(n).min(MAX_ADVANCE_MS)),
             None => self.feed(line),
@@ -195,6 +205,22 @@ impl Harness {
         }
     }
 
+    /// The nodes and services the node sent requests to answer them all.
+    fn answer(&mut self, with_error: bool) {
+        let Some(me) = self.my_id().map(str::to_owned) else {
+            return;
+        };
+        for (dest, kind, msg_id) in std::mem::take(&mut self.outbound) {
+            let body = if with_error {
+                json!({"type": "error", "code": 13, "text": "down", "in_reply_to": msg_id})
+            } else {
+                json!({"type": kind + "_ok", "in_reply_to": msg_id})
+            };
+            let line = json!({"src": dest, "dest": me, "body": body}).to_string();
+            self.feed(line.as_bytes());
+        }
+    }
+
     /// Checks everything the node wrote since the last call.
     fn check_output(&mut self) {
         let out = self.node.outbox().take();
@@ -246,29 +272,41 @@ impl Harness {
         }
         if me == Some(&*msg.dest) {
             self.loopback.push(line.to_vec());
+        } else if body.in_reply_to.is_none() {
+            self.outbound.push((msg.dest, body.kind, body.msg_id));
         }
     }
 
-    /// After the end of input: every deadline runs out, nothing stays pending or unanswered.
+    /// After the end of input the clock runs on, deadline by deadline, until the node is idle:
+    /// no RPC pending and every request answered. Waits between retries count too (an
+    /// operation may have nothing pending while it waits to send its next attempt), so the
+    /// clock stops only when the node is idle or has no timer left.
     fn drain(&mut self) {
         for _ in 0..MAX_DRAIN_STEPS {
-            if self.node.ctx.pending_rpcs() == 0 {
+            if self.node.ctx.pending_rpcs() == 0 && self.unanswered().is_empty() {
                 break;
             }
-            let next = self
-                .node
-                .next_deadline()
-                .expect("RPCs pending with no deadline");
+            let Some(next) = self.node.next_deadline() else {
+                break;
+            };
             self.now = self.now.max(next);
             self.node.fire_timers(self.now);
             self.check_output();
         }
         assert_eq!(self.node.ctx.pending_rpcs(), 0, "RPCs never ended");
-        let unanswered: Vec<_> = self.owed.iter().filter(|(_, &n)| n > 0).collect();
+        let unanswered = self.unanswered();
         assert!(
             unanswered.is_empty(),
             "requests never answered: {unanswered:?}"
         );
+    }
+
+    fn unanswered(&self) -> Vec<&(String, u64)> {
+        self.owed
+            .iter()
+            .filter(|(_, &n)| n > 0)
+            .map(|(k, _)| k)
+            .collect()
     }
 }
 
