@@ -70,6 +70,11 @@ pub fn schedule(base_ms: u64, max_ms: u64, retries: u32, rng: &mut fastrand::Rng
         .collect()
 }
 
+/// Whole milliseconds of `d`, saturating: `as u64` would wrap a huge configured duration.
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 #[derive(Deserialize)]
 struct ComputeBackoff {
     max_retries: u32,
@@ -99,7 +104,7 @@ pub(super) fn compute(node: &mut Node, req: &Request<'_>) {
             .reply_error(req, ErrorCode::MalformedRequest.code(), &text);
     }
     let base_ms = (base_delay * 1000.0).round() as u64;
-    let max_ms = node.ctx.config().backoff_max.as_millis() as u64;
+    let max_ms = millis(node.ctx.config().backoff_max);
     let schedule_ms = schedule(base_ms, max_ms, max_retries, &mut node.handlers.backoff.rng);
     let body = Body::ComputeBackoffOk {
         schedule_ms: &schedule_ms,
@@ -118,8 +123,8 @@ pub(super) fn relay(node: &mut Node, req: &Request<'_>) {
     }
     let config = node.ctx.config();
     let retries = config.backoff_attempts.clamp(1, MAX_ATTEMPTS) - 1;
-    let base_ms = config.backoff_base.as_millis() as u64;
-    let max_ms = config.backoff_max.as_millis() as u64;
+    let base_ms = millis(config.backoff_base);
+    let max_ms = millis(config.backoff_max);
     let plan = Plan {
         kind: Kind::Backoff,
         timeout: config.backoff_attempt_timeout,
@@ -257,5 +262,19 @@ mod handler_tests {
         let body = compute(&mut d, json!({"max_retries":0,"base_delay":1}));
         assert_eq!(body["schedule_ms"], json!([]));
         assert_eq!(body["total_ms"], 0);
+    }
+
+    /// `as u64` on the milliseconds of a huge configured cap wrapped it: a cap of 2^64 + 384
+    /// ms became 384 ms.
+    #[test]
+    fn huge_backoff_max_is_not_wrapped_into_a_small_cap() {
+        let config = Config {
+            backoff_max: std::time::Duration::from_secs(18_446_744_073_709_552),
+            ..Config::default()
+        };
+        let mut d = Driver::new(config);
+        let body = compute(&mut d, json!({"max_retries":1,"base_delay":1}));
+        let first = body["schedule_ms"][0].as_u64().unwrap();
+        assert!((1000..=1100).contains(&first), "{body}");
     }
 }

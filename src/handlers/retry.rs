@@ -54,6 +54,10 @@ const DONE: u64 = u64::MAX;
 /// request can cost. (The binary's flags refuse more.)
 pub(super) const MAX_ATTEMPTS: u32 = 65;
 
+/// Longest an operation plans ahead: a century is as good as never, and `Instant` holds it
+/// with room to spare, where `now + Duration::MAX` would overflow and panic.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
 /// Operations in progress.
 #[derive(Default)]
 pub(crate) struct Relays {
@@ -142,8 +146,16 @@ pub(super) fn start(
     debug_assert!(plan.delays_ms.len() < MAX_ATTEMPTS as usize);
     let now = node.ctx.now();
     let attempts = plan.delays_ms.len() as u32 + 1;
-    let waits: u64 = plan.delays_ms.iter().sum();
-    let end = now + plan.timeout.saturating_mul(attempts) + Duration::from_millis(waits);
+    // Saturating: a `Config` built in code may hold any `Duration`.
+    let waits = plan
+        .delays_ms
+        .iter()
+        .fold(0, |sum: u64, &d| sum.saturating_add(d));
+    let span = plan.timeout.saturating_mul(attempts);
+    let end = now
+        + span
+            .saturating_add(Duration::from_millis(waits))
+            .min(FOREVER);
     let relays = &mut node.handlers.relays;
     let id = relays.next_id;
     relays.next_id += 1;
@@ -195,7 +207,7 @@ fn send_attempt(node: &mut Node, slot: Slot) {
         }
     }
     if relay.in_flight.len() < relay.max_attempts() {
-        let wait = timeout + Duration::from_millis(relay.plan.delays_ms[attempt]);
+        let wait = timeout.saturating_add(Duration::from_millis(relay.plan.delays_ms[attempt]));
         ctx.after(wait, move |node: &mut Node| {
             let current = node.handlers.relays.table.get(slot.key);
             // Gone, or a newer operation in the slot: this one ended before its next attempt.
@@ -437,5 +449,33 @@ mod tests {
         d.advance(500);
         assert_eq!(d.one()["body"]["text"], "RPC failed after 3 attempts");
         assert_eq!(d.pending(), 0);
+    }
+
+    /// A `Config` built in code takes any `Duration`; the planned end and the waits between
+    /// attempts overflowed `Instant` and `Duration` and panicked.
+    #[test]
+    fn huge_configured_durations_do_not_overflow() {
+        use std::time::Duration;
+        let config = Config {
+            relay_timeout: Duration::MAX,
+            backoff_base: Duration::from_millis(u64::MAX),
+            backoff_max: Duration::MAX,
+            backoff_attempt_timeout: Duration::MAX,
+            ..Config::default()
+        };
+        let mut d = Driver::new(config);
+        d.receive(
+            "c1",
+            json!({"type":"relay","msg_id":3,"target":"n2","payload":{"type":"read"}}),
+        );
+        let first = attempt(&mut d);
+        let body =
+            json!({"type":"backoff_relay","msg_id":4,"target":"n2","payload":{"type":"read"}});
+        d.receive("c1", body);
+        attempt(&mut d);
+        d.advance(3_600_000);
+        assert!(d.output().is_empty(), "no retry or timeout within an hour");
+        d.receive("n2", read_ok(first));
+        assert_eq!(d.one()["body"]["type"], "relay_ok");
     }
 }
