@@ -6,13 +6,13 @@
 //! except that a line starting with `@` is a directive to this harness and never reaches the
 //! node (as input it could only ever be rejected as not JSON):
 //!
-//! | line        | effect                                                                   |
-//! |-------------|--------------------------------------------------------------------------|
-//! | `@N`        | the clock moves N ms on (at most [`MAX_ADVANCE_MS`]); due timers fire     |
-//! | `@l`, `@r`  | the network delivers what the node sent itself, in order or reversed     |
-//! | `@a`, `@e`  | every request the node sent another node or a service gets a reply: `T_ok`, or error 13 |
-//! | `@d`        | the network drops what the node sent itself and all requests to others   |
-//! | `@cN`       | later reads of stdin return at most N bytes                               |
+//! | line       | effect                                                                  |
+//! |------------|-------------------------------------------------------------------------|
+//! | `@N`       | the clock moves N ms on (at most [`MAX_ADVANCE_MS`]); due timers fire    |
+//! | `@l`, `@r` | the network delivers what the node sent itself, in order or reversed    |
+//! | `@a`, `@e` | each request the node sent others is answered: `TYPE_ok`, or error 13   |
+//! | `@d`       | the network drops what the node sent itself and its requests to others |
+//! | `@cN`      | later reads of stdin return at most N bytes                              |
 //!
 //! After the end of input the clock runs on from deadline to deadline, as if the network had
 //! gone silent, until no RPC is pending and every request is answered (or no timer is left).
@@ -28,7 +28,7 @@
 //!   request named;
 //! - every request the node accepted (a JSON object with `src`, `dest` for this node, and a
 //!   body with `type` and `msg_id` and no `in_reply_to`) is answered exactly once by the time
-//!   no RPC is pending, and nothing else is answered.
+//!   the node is idle, and nothing else is answered.
 #![no_main]
 
 use std::collections::{HashMap, HashSet};
