@@ -1,4 +1,4 @@
-//! The driver itself, against the stub node: it stops cleanly (time limit, Ctrl-C, a node
+//! The driver itself, mostly against the stub node: it stops cleanly (time limit, Ctrl-C, a node
 //! that ignores the end of its stdin), leaves no process behind, keeps its run directory the
 //! way the docs say, runs an open loop, stays quiet off a terminal, and refuses bad flags.
 
@@ -40,8 +40,9 @@ fn node_ignoring_end_of_stdin_is_killed_and_leaves_no_process() {
 
 #[test]
 fn ctrl_c_stops_the_clients_reports_and_ends_the_nodes() {
-    let bin = stub_arg();
-    let (mut cmd, dir) = command(&["--bin", &bin, "--time-limit", "30"]);
+    // The real node, not the Python stub: three interpreters starting on a loaded 2-core
+    // machine could still be in `init` when the signal comes, leaving no request to check.
+    let (mut cmd, dir) = command(&["--bin", load_support::NODE, "--time-limit", "30"]);
     let child = cmd.spawn().expect("start mionode-load");
     std::thread::sleep(Duration::from_millis(1500));
     let start = Instant::now();
