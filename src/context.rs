@@ -18,10 +18,10 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::config::Config;
+use crate::message_type::OutgoingBody;
 use crate::outbox::Outbox;
 use crate::protocol::{write_message, Body, ErrorCode, WriteError};
 use crate::rpc::{PendingKey, PendingRpcs};
@@ -241,7 +241,7 @@ impl Context {
     }
 
     /// Writes a message and returns the `msg_id` it took.
-    fn write<B: Serialize + ?Sized>(
+    fn write<B: OutgoingBody + ?Sized>(
         &mut self,
         src: Option<&str>,
         dest: &str,
@@ -256,6 +256,7 @@ impl Context {
             Ok(()) => {
                 self.next_msg_id += 1;
                 self.stats.messages_sent += 1;
+                self.stats.sent[body.message_type() as usize] += 1;
                 Ok(msg_id)
             }
             Err(e) => {
@@ -267,7 +268,7 @@ impl Context {
     }
 
     /// Answers `req` with `body`.
-    pub fn reply<B: Serialize + ?Sized>(&mut self, req: &Request<'_>, body: &B) {
+    pub fn reply<B: OutgoingBody + ?Sized>(&mut self, req: &Request<'_>, body: &B) {
         // Before init the node's id is unknown: answer as whom the sender addressed.
         let src = if self.identity.is_none() {
             Some(req.dest)
@@ -280,25 +281,32 @@ impl Context {
 
     /// Answers request `in_reply_to` of `dest` with `body`, after the request itself is gone
     /// (a batch answering when its last echo returns).
-    pub fn reply_to<B: Serialize + ?Sized>(&mut self, dest: &str, in_reply_to: u64, body: &B) {
+    pub fn reply_to<B: OutgoingBody + ?Sized>(&mut self, dest: &str, in_reply_to: u64, body: &B) {
         let _ = self.write(None, dest, body, Some(in_reply_to));
     }
 
     /// Counts a `batch_echo` answered after `values` echoes, started at `started`.
     pub fn record_batch(&mut self, values: usize, started: Instant) {
-        let _latency = self.now.saturating_duration_since(started);
         self.stats.batches_ok += 1;
         self.stats.batch_values += values as u64;
+        let _latency = self.now.saturating_duration_since(started);
     }
 
     /// Answers `req` with an `error` body.
     pub fn reply_error(&mut self, req: &Request<'_>, code: u32, text: &str) {
         self.stats.errors_sent += 1;
+        if code == ErrorCode::MalformedRequest.code() {
+            self.stats.malformed_requests += 1;
+        }
         self.reply(req, &Body::Error { code, text });
     }
 
     /// Sends `body` to `dest` expecting no reply; returns its `msg_id`.
-    pub fn send<B: Serialize + ?Sized>(&mut self, dest: &str, body: &B) -> Result<u64, WriteError> {
+    pub fn send<B: OutgoingBody + ?Sized>(
+        &mut self,
+        dest: &str,
+        body: &B,
+    ) -> Result<u64, WriteError> {
         self.write(None, dest, body, None)
     }
 
@@ -314,7 +322,7 @@ impl Context {
         callback: F,
     ) -> Result<u64, WriteError>
     where
-        B: Serialize + ?Sized,
+        B: OutgoingBody + ?Sized,
         F: for<'a> FnOnce(&mut Node, RpcResult<'a>) + 'static,
     {
         let msg_id = self.write(None, dest, body, None)?;
@@ -341,7 +349,7 @@ impl Context {
         callback: F,
     ) -> Result<u64, WriteError>
     where
-        B: Serialize + ?Sized,
+        B: OutgoingBody + ?Sized,
         F: for<'a> FnOnce(&mut Node, RpcResult<'a>) + 'static,
     {
         let me = match &self.identity {

@@ -129,6 +129,7 @@ pub fn run(node: &mut Node, services: &mut [&mut dyn Service]) -> io::Result<Exi
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
+        node.ctx.stats_mut().loop_turns += 1;
         for event in events.iter() {
             match event.token() {
                 STDIN => io.stdin_ready = true,

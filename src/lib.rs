@@ -14,6 +14,7 @@ pub mod config;
 pub mod context;
 pub mod event_loop;
 mod handlers;
+pub mod message_type;
 pub mod node;
 pub mod outbox;
 pub mod protocol;

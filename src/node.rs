@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::context::{Context, Request, RpcError, TimerAction};
 use crate::handlers::{self, Handlers};
+use crate::message_type::MessageType;
 use crate::outbox::Outbox;
 use crate::protocol::{is_object, Envelope, ErrorBody, Header};
 use crate::stats::Rejection;
@@ -138,6 +139,7 @@ impl Node {
                 return Err(Rejected::new(Rejection::Misaddressed, detail));
             }
         }
+        self.ctx.stats_mut().received[MessageType::from_wire(&header.kind) as usize] += 1;
         if let Some(in_reply_to) = header.in_reply_to {
             self.on_reply(in_reply_to, &header.kind, envelope.body);
             return Ok(());
@@ -235,6 +237,7 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message_type::MessageType as T;
 
     fn initialized() -> (Node, Instant) {
         let now = Instant::now();
@@ -261,5 +264,45 @@ mod tests {
         let stats = node.ctx.stats();
         assert_eq!(stats.rejected(Rejection::BadEnvelope), 1);
         assert_eq!(stats.rejected(Rejection::BadBody), 2);
+    }
+
+    fn feed(node: &mut Node, lines: &[&str]) {
+        for line in lines {
+            node.handle_line(line.as_bytes(), Instant::now());
+        }
+    }
+
+    #[test]
+    fn messages_are_counted_by_type_both_ways() {
+        let mut node = Node::new(Config::default(), Instant::now());
+        feed(
+            &mut node,
+            &[
+                r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
+                r#"{"src":"c0","dest":"n1","body":{"type":"echo","msg_id":2,"echo":1}}"#,
+                r#"{"src":"c0","dest":"n1","body":{"type":"echo","msg_id":3}}"#,
+                r#"{"src":"c0","dest":"n1","body":{"type":"cas","msg_id":4}}"#,
+                r#"{"src":"c0","dest":"n1","body":{"type":"echo_ok","in_reply_to":99}}"#,
+                r#"not json"#,
+            ],
+        );
+        let stats = node.ctx.stats();
+        let received: Vec<_> = T::ALL.iter().map(|&t| (t, stats.received(t))).collect();
+        let nonzero: Vec<_> = received.into_iter().filter(|(_, n)| *n > 0).collect();
+        assert_eq!(
+            nonzero,
+            [(T::Init, 1), (T::Echo, 2), (T::EchoOk, 1), (T::Other, 1)]
+        );
+        assert_eq!(stats.sent(T::InitOk), 1);
+        assert_eq!(stats.sent(T::EchoOk), 1);
+        assert_eq!(
+            stats.sent(T::Error),
+            2,
+            "error 12 for the echo without a value, 10 for cas"
+        );
+        assert_eq!(stats.sent.iter().sum::<u64>(), stats.messages_sent);
+        assert_eq!(stats.malformed_requests, 1);
+        assert_eq!(stats.rejected(Rejection::BadEnvelope), 1);
+        assert_eq!(stats.stale_replies, 1);
     }
 }

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::message_type::MessageType;
+
 /// Why an input line was rejected without an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -64,10 +66,16 @@ pub struct Stats {
     pub lines_received: u64,
     /// Rejected lines, indexed like [`Rejection::ALL`].
     pub rejected: [u64; Rejection::ALL.len()],
+    /// Well-formed messages received (requests and replies), indexed by [`MessageType`].
+    pub received: [u64; MessageType::COUNT],
     /// Messages written.
     pub messages_sent: u64,
+    /// Messages written, indexed by [`MessageType`].
+    pub sent: [u64; MessageType::COUNT],
     /// `error` replies written.
     pub errors_sent: u64,
+    /// Requests of a known type with missing or mistyped fields, answered with error 12.
+    pub malformed_requests: u64,
     /// Messages that could not be serialized (a bug; logged).
     pub write_errors: u64,
     /// RPC requests written.
@@ -90,6 +98,8 @@ pub struct Stats {
     pub batches_ok: u64,
     /// Values echoed by those batches.
     pub batch_values: u64,
+    /// Turns of the poll loop: one wait for events and the work that followed.
+    pub loop_turns: u64,
 }
 
 impl Stats {
@@ -100,5 +110,15 @@ impl Stats {
 
     pub(crate) fn reject(&mut self, reason: Rejection) {
         self.rejected[reason as usize] += 1;
+    }
+
+    /// Messages of type `kind` received.
+    pub fn received(&self, kind: MessageType) -> u64 {
+        self.received[kind as usize]
+    }
+
+    /// Messages of type `kind` written.
+    pub fn sent(&self, kind: MessageType) -> u64 {
+        self.sent[kind as usize]
     }
 }

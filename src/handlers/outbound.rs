@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use crate::context::{Context, Request};
+use crate::message_type::{MessageType, OutgoingBody};
 use crate::protocol::{Body, ErrorCode};
 use crate::Node;
 
@@ -51,6 +52,21 @@ impl Payload<'_> {
     /// The payload as one JSON object, for an operation that sends it more than once.
     pub(super) fn to_raw(&self) -> Result<Box<RawValue>, serde_json::Error> {
         serde_json::value::to_raw_value(self)
+    }
+}
+
+/// Counted by the payload's own `type`, as the node's other messages are.
+impl OutgoingBody for Payload<'_> {
+    fn message_type(&self) -> MessageType {
+        let Some(raw) = self.fields.get("type") else {
+            return MessageType::Other;
+        };
+        // Borrowed, unless the name is spelled with escapes.
+        match serde_json::from_str::<&str>(raw.get()) {
+            Ok(kind) => MessageType::from_wire(kind),
+            Err(_) => serde_json::from_str::<String>(raw.get())
+                .map_or(MessageType::Other, |kind| MessageType::from_wire(&kind)),
+        }
     }
 }
 
@@ -170,6 +186,18 @@ mod tests {
         let written = serde_json::to_string(&payload).unwrap();
         assert_eq!(written, r#"{"type":"x","a":1,"z":2}"#);
         assert_eq!(payload.kind(), r#""x""#);
+    }
+
+    #[test]
+    fn payload_is_counted_by_its_type() {
+        let kind = |text: &str| {
+            serde_json::from_str::<Payload<'_>>(text)
+                .unwrap()
+                .message_type()
+        };
+        assert_eq!(kind(r#"{"echo":1,"type":"echo"}"#), MessageType::Echo);
+        assert_eq!(kind(r#"{"type":"cas","key":1}"#), MessageType::Other);
+        assert_eq!(kind(r#"{"type":"ech\u006f"}"#), MessageType::Echo);
     }
 
     #[test]
