@@ -57,13 +57,22 @@ pub const SIGNAL_FLUSH_GRACE: Duration = Duration::from_secs(2);
 const EVENTS_CAPACITY: usize = 256;
 
 /// Another source sharing the loop, such as the metrics listener.
+///
+/// A service with deadlines of its own (a connection's idle timeout) says when the next one
+/// is due through [`next_deadline`](Service::next_deadline): the loop waits no longer than
+/// that, so [`tick`](Service::tick) runs on time even when nothing else happens. Its deadlines
+/// cannot live on the node's timer wheel, whose closures get the node but not the service.
 pub trait Service {
     /// Registers the service's sources with tokens from `first` on; returns how many it took.
     fn register(&mut self, registry: &Registry, first: Token) -> io::Result<usize>;
-    /// Handles readiness of one of its tokens.
-    fn ready(&mut self, registry: &Registry, token: Token, node: &mut Node);
+    /// Handles readiness of one of its tokens, at `now` (the time the turn's wait ended).
+    fn ready(&mut self, registry: &Registry, token: Token, node: &mut Node, now: Instant);
     /// Called once a turn after timers fired, for deadlines of its own.
     fn tick(&mut self, _registry: &Registry, _node: &mut Node, _now: Instant) {}
+    /// When `tick` next has work, if ever.
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
 }
 
 /// Why the loop returned.
@@ -123,13 +132,15 @@ pub fn run(node: &mut Node, services: &mut [&mut dyn Service]) -> io::Result<Exi
 
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     loop {
-        let timeout = io.poll_timeout(node);
+        let deadline = services.iter().filter_map(|s| s.next_deadline()).min();
+        let timeout = io.poll_timeout(node, deadline);
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
         node.ctx.stats_mut().loop_turns += 1;
+        let woke = Instant::now();
         for event in events.iter() {
             match event.token() {
                 STDIN => io.stdin_ready = true,
@@ -143,7 +154,7 @@ pub fn run(node: &mut Node, services: &mut [&mut dyn Service]) -> io::Result<Exi
                 token => {
                     let owner = service_tokens.iter().position(|r| r.contains(&token.0));
                     match owner {
-                        Some(i) => services[i].ready(poll.registry(), token, node),
+                        Some(i) => services[i].ready(poll.registry(), token, node, woke),
                         // Spurious events happen (a source deregistered while its event was
                         // queued); there is nothing to do for a token nobody owns.
                         None => log::debug!("event for unknown token {token:?}"),
@@ -172,16 +183,20 @@ fn context(what: &'static str) -> impl FnOnce(io::Error) -> io::Error {
 }
 
 impl Io {
-    /// Zero when work is waiting, else until the next timer (or forever).
-    fn poll_timeout(&self, node: &Node) -> Option<Duration> {
+    /// Zero when work is waiting, else until the next timer or `service_deadline` (or
+    /// forever).
+    fn poll_timeout(&self, node: &Node, service_deadline: Option<Instant>) -> Option<Duration> {
         if self.stopping.is_some() {
             return Some(Duration::from_millis(50));
         }
         if self.can_read(node) {
             return Some(Duration::ZERO);
         }
-        node.next_deadline()
-            .map(|at| at.saturating_duration_since(Instant::now()))
+        let next = match (node.next_deadline(), service_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        next.map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     fn can_read(&self, node: &Node) -> bool {
