@@ -8,6 +8,7 @@
 //! - [`Context`]: the messaging core handlers use: `reply`, `send`, `rpc`, `after`.
 //! - [`Node`]: lines and clock ticks in, lines out, with no I/O at all.
 //! - [`event_loop`]: the one place that touches file descriptors.
+//! - [`metrics`]: counters copied into the `metrics` registry, served as Prometheus text.
 #![deny(missing_docs)]
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod context;
 pub mod event_loop;
 mod handlers;
 pub mod message_type;
+pub mod metrics;
 pub mod node;
 pub mod outbox;
 pub mod protocol;

@@ -1,0 +1,3 @@
+//! Metrics: names, descriptions, the recorder, and `/metrics` over HTTP from the poll loop.
+
+pub mod http;
