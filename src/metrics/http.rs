@@ -656,7 +656,11 @@ mod tests {
         );
         assert_eq!(h.renders, 1);
         assert_eq!(h.server.stats().responses, 1);
-        assert_eq!(h.server.connections(), 1, "lingering until the client closes");
+        assert_eq!(
+            h.server.connections(),
+            1,
+            "lingering until the client closes"
+        );
         h.pump();
         assert_eq!(h.server.connections(), 0, "closed once the client closed");
     }
