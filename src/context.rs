@@ -22,6 +22,7 @@ use serde_json::value::RawValue;
 
 use crate::config::Config;
 use crate::message_type::OutgoingBody;
+use crate::metrics::Histograms;
 use crate::outbox::Outbox;
 use crate::protocol::{write_message, Body, ErrorCode, WriteError};
 use crate::rpc::{PendingKey, PendingRpcs};
@@ -152,6 +153,8 @@ pub struct Context {
     rpcs: PendingRpcs<Callback>,
     timers: TimerWheel<TimerAction>,
     stats: Stats,
+    /// Latency and size histograms, when metrics are on; counters live in `stats` either way.
+    histograms: Option<Histograms>,
 }
 
 impl Context {
@@ -166,6 +169,7 @@ impl Context {
             rpcs: PendingRpcs::new(),
             timers: TimerWheel::new(),
             stats: Stats::default(),
+            histograms: None,
         }
     }
 
@@ -208,6 +212,11 @@ impl Context {
 
     pub(crate) fn stats_mut(&mut self) -> &mut Stats {
         &mut self.stats
+    }
+
+    /// Starts recording RPC and batch latencies into `histograms` (metrics are on).
+    pub fn set_histograms(&mut self, histograms: Histograms) {
+        self.histograms = Some(histograms);
     }
 
     /// Output waiting to be flushed.
@@ -289,7 +298,19 @@ impl Context {
     pub fn record_batch(&mut self, values: usize, started: Instant) {
         self.stats.batches_ok += 1;
         self.stats.batch_values += values as u64;
-        let _latency = self.now.saturating_duration_since(started);
+        if let Some(h) = &self.histograms {
+            let latency = self.now.saturating_duration_since(started);
+            h.batch_duration.record(latency.as_secs_f64());
+            h.batch_size.record(values as f64);
+        }
+    }
+
+    /// Records the round trip of an RPC sent at `sent_at` whose reply arrived now.
+    pub(crate) fn record_rpc_reply(&mut self, sent_at: Instant) {
+        if let Some(h) = &self.histograms {
+            let rtt = self.now.saturating_duration_since(sent_at);
+            h.rpc_duration.record(rtt.as_secs_f64());
+        }
     }
 
     /// Answers `req` with an `error` body.

@@ -4,13 +4,21 @@
 //! running the loop fails (logged); 2 for bad flags (from clap); 101 for a panic, which is
 //! logged to stderr first.
 
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use mionode::config::{Config, DEFAULT_MAX_LINE_BYTES, DEFAULT_OUTBOX_HIGH_WATER};
-use mionode::event_loop::{self, Exit};
+use mionode::event_loop::{self, Exit, Service};
+use mionode::metrics::http::HttpConfig;
+use mionode::metrics::{MetricsOptions, MetricsService};
 use mionode::Node;
+
+/// Where metrics are served when only `--metrics-sd-dir` is given.
+const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:0";
 
 /// A Maelstrom node on one mio poll loop: echo, batch_echo and the RPC family.
 ///
@@ -85,6 +93,17 @@ struct Args {
         env = "MIONODE_LOG"
     )]
     log_level: log::LevelFilter,
+
+    /// Serve Prometheus metrics on http://HOST:PORT/metrics. Port 0 picks a free port; the
+    /// bound address is logged (always, whatever the log level). Off unless given.
+    #[arg(long, value_name = "HOST:PORT", env = "MIONODE_METRICS_ADDR")]
+    metrics_addr: Option<String>,
+
+    /// After init, write a Prometheus file_sd file DIR/<node_id>.json naming the metrics
+    /// address with a `node` label; removed on a clean exit. Turns metrics on, at
+    /// 127.0.0.1:0 unless --metrics-addr says otherwise.
+    #[arg(long, value_name = "DIR", env = "MIONODE_METRICS_SD_DIR")]
+    metrics_sd_dir: Option<PathBuf>,
 }
 
 impl Args {
@@ -105,6 +124,34 @@ impl Args {
             outbox_high_water: self.outbox_high_water,
         }
     }
+
+    /// Where to serve metrics, if anywhere.
+    fn metrics(&self) -> io::Result<Option<MetricsOptions>> {
+        let addr = match (&self.metrics_addr, &self.metrics_sd_dir) {
+            (Some(addr), _) => addr.as_str(),
+            (None, Some(_)) => DEFAULT_METRICS_ADDR,
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(MetricsOptions {
+            addr: resolve(addr)?,
+            sd_dir: self.metrics_sd_dir.clone(),
+            http: HttpConfig::default(),
+        }))
+    }
+}
+
+/// The first address `addr` (`HOST:PORT`, HOST a name or an IP) resolves to.
+fn resolve(addr: &str) -> io::Result<SocketAddr> {
+    let invalid = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("metrics address {addr:?}: {why}"),
+        )
+    };
+    addr.to_socket_addrs()
+        .map_err(|e| invalid(&e.to_string()))?
+        .next()
+        .ok_or_else(|| invalid("resolves to no address"))
 }
 
 /// Longest duration a flag accepts, in milliseconds (a day): far beyond any useful deadline,
@@ -145,14 +192,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &Args) -> std::io::Result<Exit> {
+fn run(args: &Args) -> io::Result<Exit> {
     let mut node = Node::new(args.config(), Instant::now());
-    event_loop::run(&mut node, &mut [])
+    let mut metrics = match args.metrics()? {
+        Some(options) => Some(MetricsService::install(&mut node, options)?),
+        None => None,
+    };
+    let mut services: Vec<&mut dyn Service> = Vec::new();
+    services.extend(metrics.as_mut().map(|m| m as &mut dyn Service));
+    let exit = event_loop::run(&mut node, &mut services);
+    // Dropping the service removes its discovery file: the node is gone.
+    drop(metrics);
+    exit
 }
 
 fn init_logging(level: log::LevelFilter) {
     env_logger::Builder::new()
         .filter_level(level)
+        // Where metrics are served (a port picked at random) is always worth saying.
+        .filter_module("mionode::metrics", level.max(log::LevelFilter::Info))
         .parse_default_env()
         .format_timestamp_millis()
         .target(env_logger::Target::Stderr)

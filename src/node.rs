@@ -160,11 +160,12 @@ impl Node {
     }
 
     fn on_reply(&mut self, in_reply_to: u64, kind: &str, body: &serde_json::value::RawValue) {
-        let Some((callback, _sent_at)) = self.ctx.complete_rpc(in_reply_to) else {
+        let Some((callback, sent_at)) = self.ctx.complete_rpc(in_reply_to) else {
             self.ctx.stats_mut().stale_replies += 1;
             log::debug!("stale reply {kind:?} to msg_id {in_reply_to}: nothing pending");
             return;
         };
+        self.ctx.record_rpc_reply(sent_at);
         let outcome = if kind == "error" {
             self.ctx.stats_mut().rpcs_error += 1;
             Err(match serde_json::from_str::<ErrorBody>(body.get()) {
