@@ -1,6 +1,8 @@
 //! Helpers for black-box tests: run the `mionode` binary the way Maelstrom does.
 #![allow(dead_code)]
 
+pub mod metrics;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -26,8 +28,14 @@ pub struct NodeProc {
 impl NodeProc {
     /// Starts the node with extra flags.
     pub fn spawn(args: &[&str]) -> NodeProc {
+        NodeProc::spawn_with_env(args, &[])
+    }
+
+    /// Starts the node with extra flags and environment variables.
+    pub fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> NodeProc {
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
