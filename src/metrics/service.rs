@@ -19,9 +19,10 @@ use crate::context::Context;
 use crate::event_loop::Service;
 use crate::Node;
 
-/// How often the recorder's upkeep runs off the timer wheel: it drains histogram samples into
-/// their buckets, so memory stays bounded when nobody scrapes.
-pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the recorder's upkeep runs off the timer wheel. Each histogram sample waits in a
+/// buffer (8 bytes) until upkeep or a render drains it into its buckets, so the buffer holds
+/// one interval's samples: 800 KB at 100,000 RPCs a second. An upkeep costs microseconds.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Where and how to serve metrics.
 #[derive(Debug, Clone)]
