@@ -340,6 +340,10 @@ impl HttpServer {
 
     /// When [`expire`](Self::expire) next has work, if ever.
     pub fn next_deadline(&self) -> Option<Instant> {
+        // The loop asks every turn: skip walking the slab's vacant slots when none is open.
+        if self.conns.is_empty() {
+            return None;
+        }
         self.conns.iter().map(|(_, c)| c.deadline).min()
     }
 
@@ -348,18 +352,19 @@ impl HttpServer {
         if self.conns.is_empty() {
             return;
         }
-        let due: Vec<usize> = (self.conns.iter())
-            .filter(|(_, c)| c.deadline <= now)
-            .map(|(k, _)| k)
-            .collect();
-        for key in due {
-            let conn = &self.conns[key];
+        let stats = &mut self.stats;
+        self.conns.retain(|_, conn| {
+            if conn.deadline > now {
+                return true;
+            }
             if !matches!(conn.state, State::Lingering) {
-                self.stats.timed_out += 1;
+                stats.timed_out += 1;
                 log::debug!("metrics: closing idle connection from {}", conn.peer);
             }
-            self.close(registry, key);
-        }
+            // Deregistering a socket about to be closed cannot usefully fail.
+            let _ = registry.deregister(&mut conn.stream);
+            false
+        });
     }
 
     fn accept_all(
