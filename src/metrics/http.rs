@@ -229,6 +229,15 @@ pub fn response(status: Status, content_type: &str, body: &[u8], head_only: bool
     out
 }
 
+/// The whole response to `route`; only a request for the metrics renders them.
+fn answer(route: Route, render: &mut dyn FnMut() -> Vec<u8>) -> Vec<u8> {
+    match route {
+        Route::Metrics => response(Status::Ok, CONTENT_TYPE_METRICS, &render(), false),
+        Route::MetricsHead => response(Status::Ok, CONTENT_TYPE_METRICS, &render(), true),
+        Route::Status(status) => status_response(status),
+    }
+}
+
 fn status_response(status: Status) -> Vec<u8> {
     let (code, reason) = status.line();
     let body = format!("{code} {reason}\n");
@@ -448,15 +457,7 @@ impl HttpServer {
                 Step::Wait => break true,
                 Step::Close => break false,
                 Step::Respond(route) => {
-                    let out = match route {
-                        Route::Metrics => {
-                            response(Status::Ok, CONTENT_TYPE_METRICS, &render(), false)
-                        }
-                        Route::MetricsHead => {
-                            response(Status::Ok, CONTENT_TYPE_METRICS, &render(), true)
-                        }
-                        Route::Status(status) => status_response(status),
-                    };
+                    let out = answer(route, render);
                     *state = State::Writing { out, written: 0 };
                 }
                 Step::Written => {
