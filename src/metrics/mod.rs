@@ -239,7 +239,8 @@ fn describe() {
     describe_counter!(
         RPCS_COMPLETED,
         Unit::Count,
-        "RPCs ended, by outcome: ok (reply), error (error reply), timeout (deadline first), \
+        "RPCs ended, by outcome: ok (reply), error (error reply), timeout (deadline first, \
+         reaped fire-and-forget RPCs included), \
          cancelled (given up by their owner)."
     );
     describe_counter!(
