@@ -29,8 +29,7 @@ const SCRAPES_OF_DATA: u64 = 4;
 const RATE_INTERVAL: &str = "5s";
 
 /// Nodes driven by a background thread until the guard drops: each node has one closed-loop
-/// client sending echoes, batches, and now and then a malformed line; messages between nodes
-/// are delivered. Dropping the guard stops the load and closes every node's stdin.
+/// client (see [`send_request`]); messages between nodes are delivered. Dropping the guard stops the load and closes every node's stdin.
 struct Load {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Vec<NodeProc>>>,
@@ -93,18 +92,25 @@ fn drive(mut nodes: Vec<NodeProc>, stop: &AtomicBool) -> Vec<NodeProc> {
     nodes
 }
 
-/// One request from the node's client: mostly echoes and batches, sometimes a request the
-/// node must refuse with error 12 (and, before it, an unparseable line).
+/// One request from the node's client: echoes, batches, a proxy and a relay to the next node,
+/// and now and then a request the node must refuse with error 12 (after an unparseable line).
 fn send_request(node: &mut NodeProc, id: &str, msg_id: u64) {
-    let client = format!("c{}", 10 + id[1..].parse::<u64>().unwrap());
+    let index: usize = id[1..].parse().unwrap();
+    let client = format!("c{}", 10 + index);
+    let next = NODES[(index + 1) % NODES.len()];
+    let echo = json!({"type": "echo", "echo": msg_id});
     let body = match msg_id % 10 {
         0 => {
             node.send_raw(b"{not json\n");
             json!({"type": "echo", "msg_id": msg_id})
         }
-        1..=4 => json!({"type": "echo", "msg_id": msg_id, "echo": msg_id}),
+        1..=3 => json!({"type": "echo", "msg_id": msg_id, "echo": msg_id}),
+        4 => json!({"type": "proxy", "msg_id": msg_id, "target": next, "inner": echo}),
+        5 => json!({"type": "relay", "msg_id": msg_id, "target": next, "payload": echo}),
+        6 => json!({"type": "pending_count", "msg_id": msg_id}),
         _ => {
-            json!({"type": "batch_echo", "msg_id": msg_id, "values": (0..msg_id % 7).collect::<Vec<_>>()})
+            let values: Vec<u64> = (0..msg_id % 7).collect();
+            json!({"type": "batch_echo", "msg_id": msg_id, "values": values})
         }
     };
     node.send(&request(&client, id, body));
