@@ -109,6 +109,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     pub progress: ProgressArg,
 
+    /// Have every node serve Prometheus metrics: each gets `--metrics-addr 127.0.0.1:0
+    /// --metrics-sd-dir RUN/sd`, binds a free port and writes `RUN/sd/<node>.json` for
+    /// Prometheus's file_sd_configs; the directory is printed before the run starts.
+    #[arg(long)]
+    pub metrics: bool,
+
     /// Arguments passed to every node process, after `--`.
     #[arg(last = true, value_name = "NODE_ARGS")]
     pub node_args: Vec<String>,

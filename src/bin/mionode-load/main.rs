@@ -97,6 +97,7 @@ fn run(args: &Args) -> Result<bool, String> {
     let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
     let run_dir = store::create(args.store.as_deref())
         .map_err(|e| format!("cannot create the run directory: {e}"))?;
+    let args = &with_metrics(args, &run_dir)?;
     let config = config(args, &bin, &ids, seed);
     let record = drive(args, &bin, &ids, seed, &run_dir)?;
     let results = Results::new(config, record, run_dir.display().to_string());
@@ -105,6 +106,26 @@ fn run(args: &Args) -> Result<bool, String> {
     std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
     print(&report::summary(&results));
     Ok(results.valid)
+}
+
+/// With `--metrics`, the flags that make every node serve its metrics on a free loopback port
+/// and publish it in the run's discovery directory, which is printed (Prometheus needs it
+/// while the run goes on, not in the report after).
+fn with_metrics(args: &Args, run_dir: &Path) -> Result<Args, String> {
+    let mut args = args.clone();
+    if !args.metrics {
+        return Ok(args);
+    }
+    let sd = run_dir.join(store::METRICS_SD);
+    std::fs::create_dir_all(&sd).map_err(|e| format!("{}: {e}", sd.display()))?;
+    let sd = sd.display().to_string();
+    print(&format!(
+        "metrics: every node serves /metrics on a free port and writes {sd}/<node>.json; \
+         point Prometheus's file_sd_configs at {sd}/*.json\n"
+    ));
+    let flags = ["--metrics-addr", "127.0.0.1:0", "--metrics-sd-dir", &sd];
+    args.node_args.extend(flags.map(String::from));
+    Ok(args)
 }
 
 /// Starts the cluster and runs the loop to the end.

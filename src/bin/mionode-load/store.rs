@@ -13,6 +13,10 @@ pub const DEFAULT_STORE: &str = "store";
 /// Name of the subdirectory holding the node logs.
 pub const NODE_LOGS: &str = "node-logs";
 
+/// Name of the subdirectory where nodes run with `--metrics` write their Prometheus
+/// service-discovery files.
+pub const METRICS_SD: &str = "sd";
+
 /// Creates the run directory (`dir`, or a new one under [`DEFAULT_STORE`]) with its
 /// `node-logs` subdirectory, and returns its path.
 pub fn create(dir: Option<&Path>) -> io::Result<PathBuf> {
