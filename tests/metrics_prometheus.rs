@@ -1,5 +1,5 @@
-//! A real Prometheus scrapes a cluster of real nodes it found through their discovery files,
-//! and every PromQL expression of the Grafana dashboard returns data.
+//! A real Prometheus scrapes a `mionode-load --metrics` run, finding every node through its
+//! discovery file, and every PromQL expression of the Grafana dashboard returns data.
 //!
 //! Needs `/usr/bin/prometheus` (Debian's `prometheus` package, which `.ci/run` installs); the
 //! test fails, saying so, without it. Every process it starts is stopped by a guard, even when
@@ -7,113 +7,52 @@
 
 mod support;
 
+use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use support::metrics::{unix_now, wait_for, Prometheus, TempDir};
-use support::{request, NodeProc};
+
+/// The load driver under test; it runs the `mionode` beside it.
+const LOAD: &str = env!("CARGO_BIN_EXE_mionode-load");
 
 const NODES: [&str; 3] = ["n0", "n1", "n2"];
 
-/// Longest the driver runs if nobody stops it.
-const MAX_LOAD: Duration = Duration::from_secs(60);
+/// How long the load runs: long enough for Prometheus to find the nodes, scrape them for
+/// [`SCRAPES_OF_DATA`] seconds and be asked about it while they still run.
+const TIME_LIMIT_S: u64 = 15;
 
-/// Scrapes of every node to wait for after all are up, so rates have samples to work on.
+/// Seconds of scrapes of every node to wait for after all are up, so rates have samples.
 const SCRAPES_OF_DATA: u64 = 4;
 
 /// What the Grafana variables become when the test runs the dashboard's expressions.
 const RATE_INTERVAL: &str = "5s";
 
-/// Nodes driven by a background thread until the guard drops: each node has one closed-loop
-/// client (see [`send_request`]); messages between nodes are delivered. Dropping the guard stops the load and closes every node's stdin.
-struct Load {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Vec<NodeProc>>>,
-}
+/// A child process killed (with the nodes it started, which die with it) on drop.
+struct Running(Option<Child>);
 
-impl Load {
-    fn start(nodes: Vec<NodeProc>) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = thread::spawn(move || drive(nodes, &flag));
-        Load {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops the load; returns the nodes, still running.
-    fn stop(mut self) -> Vec<NodeProc> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().unwrap().join().expect("load thread")
+impl Running {
+    /// Waits for the process to exit, at most `timeout`.
+    fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.0.as_mut()?;
+        let status = wait_for("mionode-load to finish", timeout, || {
+            child.try_wait().unwrap()
+        });
+        self.0 = None;
+        Some(status)
     }
 }
 
-impl Drop for Load {
+impl Drop for Running {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join(); // the nodes drop with it, killed
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
-}
-
-fn drive(mut nodes: Vec<NodeProc>, stop: &AtomicBool) -> Vec<NodeProc> {
-    let start = Instant::now();
-    let mut next_id = 100u64;
-    let mut waiting = vec![false; nodes.len()];
-    while !stop.load(Ordering::Relaxed) && start.elapsed() < MAX_LOAD {
-        for (i, busy) in waiting.iter_mut().enumerate() {
-            if !*busy {
-                next_id += 1;
-                send_request(&mut nodes[i], NODES[i], next_id);
-                *busy = true;
-            }
-        }
-        let mut quiet = true;
-        for i in 0..nodes.len() {
-            while let Some(msg) = nodes[i].try_recv(Duration::ZERO) {
-                quiet = false;
-                let dest = msg["dest"].as_str().unwrap_or_default();
-                match NODES.iter().position(|n| *n == dest) {
-                    Some(j) => nodes[j].send(&msg),
-                    None => waiting[i] = false,
-                }
-            }
-        }
-        if quiet {
-            thread::sleep(Duration::from_millis(1));
-        }
-    }
-    nodes
-}
-
-/// One request from the node's client: echoes, batches, a proxy and a relay to the next node,
-/// and now and then a request the node must refuse with error 12 (after an unparseable line).
-fn send_request(node: &mut NodeProc, id: &str, msg_id: u64) {
-    let index: usize = id[1..].parse().unwrap();
-    let client = format!("c{}", 10 + index);
-    let next = NODES[(index + 1) % NODES.len()];
-    let echo = json!({"type": "echo", "echo": msg_id});
-    let body = match msg_id % 10 {
-        0 => {
-            node.send_raw(b"{not json\n");
-            json!({"type": "echo", "msg_id": msg_id})
-        }
-        1..=3 => json!({"type": "echo", "msg_id": msg_id, "echo": msg_id}),
-        4 => json!({"type": "proxy", "msg_id": msg_id, "target": next, "inner": echo}),
-        5 => json!({"type": "relay", "msg_id": msg_id, "target": next, "payload": echo}),
-        6 => json!({"type": "pending_count", "msg_id": msg_id}),
-        _ => {
-            let values: Vec<u64> = (0..msg_id % 7).collect();
-            json!({"type": "batch_echo", "msg_id": msg_id, "values": values})
-        }
-    };
-    node.send(&request(&client, id, body));
 }
 
 /// Every `expr` of the dashboard, with its Grafana variables replaced.
@@ -149,18 +88,27 @@ fn up_targets(prometheus: &Prometheus) -> Option<Vec<String>> {
 }
 
 #[test]
-fn prometheus_finds_every_node_and_the_dashboard_queries_return_data() {
+fn prometheus_finds_every_node_of_a_load_run_and_the_dashboard_queries_return_data() {
     let dir = TempDir::new("prometheus");
-    let sd = dir.path().join("sd");
+    let run = dir.path().join("run");
+    let sd = run.join("sd");
     std::fs::create_dir_all(&sd).unwrap();
     let prometheus = Prometheus::start(dir.path(), &sd);
 
-    let sd_arg = sd.to_str().unwrap();
-    let nodes = NODES
-        .iter()
-        .map(|id| NodeProc::init(id, &NODES, &["--metrics-sd-dir", sd_arg]))
-        .collect();
-    let load = Load::start(nodes);
+    let output = dir.path().join("load.out");
+    let mut load = Running(Some(
+        Command::new(LOAD)
+            .arg("--metrics")
+            .arg("--store")
+            .arg(&run)
+            .args(["--time-limit", &TIME_LIMIT_S.to_string()])
+            .args(["--progress", "never", "--seed", "7"])
+            .stdin(Stdio::null())
+            .stdout(File::create(&output).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start mionode-load"),
+    ));
 
     wait_for(
         "every node up in Prometheus",
@@ -180,6 +128,7 @@ fn prometheus_finds_every_node_and_the_dashboard_queries_return_data() {
         for counter in [
             "mionode_messages_received_total",
             "mionode_rpcs_sent_total",
+            "mionode_rpcs_completed_total",
             "mionode_loop_turns_total",
         ] {
             let expr = format!(
@@ -202,11 +151,15 @@ fn prometheus_finds_every_node_and_the_dashboard_queries_return_data() {
         assert!(!empty, "no data for {expr}");
     }
 
-    // A clean exit removes each node's discovery file.
-    for node in load.stop() {
-        let (status, _, stderr) = node.finish();
-        assert!(status.success(), "{stderr}");
-    }
+    // The run is valid, said where the discovery files are, and its nodes, stopped cleanly,
+    // removed them.
+    let status = load.wait(Duration::from_secs(TIME_LIMIT_S + 30));
+    let printed = std::fs::read_to_string(&output).unwrap();
+    assert!(status.is_some_and(|s| s.success()), "{printed}");
+    assert!(
+        printed.contains(&format!("{}/*.json", sd.display())),
+        "{printed}"
+    );
     let left: Vec<_> = std::fs::read_dir(&sd).unwrap().collect();
     assert!(left.is_empty(), "discovery files left: {left:?}");
 }
