@@ -313,7 +313,9 @@ fn a_hundred_thousand_fire_forgets_are_reaped_and_memory_is_not_leaked() {
     let mut net = Network::start(Options {
         cluster: 2,
         spawned: 1,
-        args: vec!["--reaper-threshold-ms".into(), "100".into()],
+        // Long enough that every round holds all 100,000 RPCs at once, however loaded the
+        // machine: the peak is then the same each round, and so is the memory it needs.
+        args: vec!["--reaper-threshold-ms".into(), "4000".into()],
         trace: false,
     });
     let mut burst = String::new();
@@ -333,7 +335,7 @@ fn a_hundred_thousand_fire_forgets_are_reaped_and_memory_is_not_leaked() {
         let started = Instant::now();
         while pending_count(&mut net, "n1") > 0 {
             assert!(
-                started.elapsed() < PATIENCE,
+                started.elapsed() < Duration::from_secs(30),
                 "round {round}: callbacks never reaped"
             );
             std::thread::sleep(Duration::from_millis(20));
