@@ -81,7 +81,8 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::from(EXIT_VALID),
         Ok(false) => ExitCode::from(EXIT_INVALID),
         Err(e) => {
-            eprintln!("mionode-load: {e}");
+            // stderr, unbuffered: the one line a failed run prints besides its report.
+            let _ = writeln!(io::stderr(), "mionode-load: {e}");
             ExitCode::from(EXIT_ERROR)
         }
     }
