@@ -13,6 +13,8 @@ use memchr::memmem;
 use mio::unix::pipe::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token};
 
+use crate::measure::wait_cpu;
+
 /// The node's id in every benchmark.
 pub const NODE_ID: &str = "n1";
 
@@ -101,18 +103,18 @@ impl Loopback {
         }
     }
 
-    /// Closes the node's stdin and waits for it to exit.
-    pub fn finish(mut self) -> io::Result<()> {
+    /// Closes the node's stdin and waits for it to exit; returns the CPU time it used.
+    pub fn finish(mut self) -> io::Result<Duration> {
         drop(self.to_node.take());
         // Drain what it still writes, so it never blocks on a full pipe while exiting.
         self.from_node.set_nonblocking(false)?;
         let mut sink = vec![0u8; READ_CHUNK];
         while self.from_node.read(&mut sink)? > 0 {}
-        let status = self.child.wait()?;
+        let (status, cpu) = wait_cpu(&mut self.child)?;
         if !status.success() {
             return Err(io::Error::other(format!("node exited with {status}")));
         }
-        Ok(())
+        Ok(cpu)
     }
 
     /// Loops back or hands out every complete line read so far; true once `on_line` is.

@@ -1,9 +1,13 @@
 //! Whole-process benchmarks of the `mionode` binary, each figure printed beside its target.
 //!
 //! ```text
-//! cargo bench --bench process            # all four workloads
-//! cargo bench --bench process -- flood   # the workloads whose name contains "flood"
+//! cargo bench --bench process                     # all four workloads
+//! cargo bench --bench process -- flood            # the workloads whose name contains "flood"
+//! cargo bench --bench process -- --runs 1 batch   # one run each instead of RUNS
 //! ```
+//!
+//! `MIONODE_BENCH_WRAP` runs the node under a command prefix, for profiling:
+//! `MIONODE_BENCH_WRAP="valgrind --tool=callgrind" cargo bench --bench process -- --runs 1 echo`.
 //!
 //! | workload | what is timed | target |
 //! |---|---|---|
@@ -12,7 +16,7 @@
 //! | `flood`  | 20,000 `batch_echo`s of 5 values written at once, looped back | <= 0.5 s |
 //! | `memory` | peak RSS with 1,000,000 RPCs pending, minus an idle node's | <= 256 bytes per RPC |
 //!
-//! Each workload runs [`RUNS`] times, interleaved with its comparisons, and reports medians:
+//! Each workload runs [`RUNS`] times by default, interleaved with its comparisons, and reports medians:
 //! the machine these figures come from is shared, and single runs are noisy. The comparisons
 //! are processes of this very binary (see [`baselines`]): `--bare-loop` and `--simple-node`.
 //!
@@ -47,13 +51,15 @@ fn main() -> ExitCode {
             Ok(())
         }
         _ => {
-            let filters: Vec<&str> = args
-                .iter()
-                .map(String::as_str)
-                .filter(|a| !a.starts_with('-'))
-                .collect();
+            let (runs, filters) = match parse_args(&args) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let scale = if has("--bench") {
-                Scale::FULL
+                Scale::full(runs)
             } else {
                 Scale::SMOKE
             };
@@ -67,4 +73,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--runs N` and the filters: every other argument not starting with `-`.
+fn parse_args(args: &[String]) -> Result<(usize, Vec<&str>), String> {
+    let mut runs = RUNS;
+    let mut filters = Vec::new();
+    let mut args = args.iter().map(String::as_str);
+    while let Some(arg) = args.next() {
+        if arg == "--runs" {
+            runs = match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => n,
+                _ => return Err("--runs needs a positive number".into()),
+            };
+        } else if !arg.starts_with('-') {
+            filters.push(arg);
+        }
+    }
+    Ok((runs, filters))
 }

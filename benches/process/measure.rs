@@ -2,8 +2,9 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where a measured process writes its stdout.
@@ -20,6 +21,8 @@ pub enum Sink {
 pub struct Run {
     /// From spawn to exit, stdout drained.
     pub wall: Duration,
+    /// CPU time of the process, user and system.
+    pub cpu: Duration,
     /// Lines the process printed (0 for [`Sink::Null`]).
     pub lines: u64,
 }
@@ -46,12 +49,12 @@ pub fn run_with_input(cmd: &mut Command, input: &Path, sink: Sink) -> io::Result
             }
         }
     }
-    let status = child.wait()?;
+    let (status, cpu) = wait_cpu(&mut child)?;
     let wall = start.elapsed();
     if !status.success() {
         return Err(io::Error::other(format!("exited with {status}")));
     }
-    Ok(Run { wall, lines })
+    Ok(Run { wall, cpu, lines })
 }
 
 /// The peak RSS of `program` run with `args`, stdin from `input`, in bytes, as measured by
@@ -83,6 +86,30 @@ pub fn peak_rss(program: &str, args: &[&str], input: &Path) -> io::Result<u64> {
 
 /// GNU time, which reports a child's peak RSS with `-f %M` (in KiB).
 pub const TIME: &str = "/usr/bin/time";
+
+/// Waits for `child` and returns its exit status and the CPU time it used (user + system).
+///
+/// CPU time is steadier than wall time on a busy machine: it leaves out the time the process
+/// spent waiting for a core.
+pub fn wait_cpu(child: &mut Child) -> io::Result<(ExitStatus, Duration)> {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: pid is our own unreaped child; both pointers are valid for writes.
+        if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } == pid {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let cpu = time(usage.ru_utime) + time(usage.ru_stime);
+    Ok((ExitStatus::from_raw(status), cpu))
+}
 
 /// The median of `samples` (the upper one for an even count).
 pub fn median<T: Copy + PartialOrd>(samples: &[T]) -> T {

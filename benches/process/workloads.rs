@@ -12,7 +12,6 @@ use serde_json::value::RawValue;
 
 use crate::loopback::{Loopback, NODE_ID};
 use crate::measure::{median, ms, peak_rss, run_with_input, Run, Sink, TIME};
-use crate::RUNS;
 
 /// The node under test, built by cargo for this benchmark.
 const MIONODE: &str = env!("CARGO_BIN_EXE_mionode");
@@ -30,16 +29,18 @@ pub struct Scale {
 }
 
 impl Scale {
-    /// The sizes of issue 7.
-    pub const FULL: Scale = Scale {
-        echo_messages: 200_000,
-        batch_values: 100_000,
-        flood_batches: 20_000,
-        flood_values: 5,
-        pending_rpcs: 1_000_000,
-        runs: RUNS,
-        judged: true,
-    };
+    /// The sizes of issue 7, each measured `runs` times.
+    pub fn full(runs: usize) -> Scale {
+        Scale {
+            echo_messages: 200_000,
+            batch_values: 100_000,
+            flood_batches: 20_000,
+            flood_values: 5,
+            pending_rpcs: 1_000_000,
+            runs,
+            judged: true,
+        }
+    }
 
     /// Every workload once, small, for the test run.
     pub const SMOKE: Scale = Scale {
@@ -87,12 +88,12 @@ pub fn run_all(scale: &Scale, filters: &[&str]) -> ExitCode {
         }
     }
     if scale.judged {
-        print_table(&rows);
+        print_table(&rows, scale.runs);
     }
     ExitCode::SUCCESS
 }
 
-fn print_table(rows: &[Row]) {
+fn print_table(rows: &[Row], runs: usize) {
     println!("\n{:<58} {:>22}  {:<28} met", "measure", "figure", "target");
     for row in rows {
         let met = if row.met { "yes" } else { "NO" };
@@ -101,7 +102,7 @@ fn print_table(rows: &[Row]) {
             row.measure, row.figure, row.target
         );
     }
-    println!("(medians of {RUNS} runs on a shared machine; see docs/performance.md)");
+    println!("(medians of {runs} runs on a shared machine; see docs/performance.md)");
 }
 
 /// Where generated inputs go.
@@ -129,8 +130,19 @@ fn init_line(node_ids: &str) -> String {
     )
 }
 
+/// The node, run under the command prefix in `MIONODE_BENCH_WRAP` if set (for profiling:
+/// `MIONODE_BENCH_WRAP="perf record -g -o /tmp/node.data"`; each run overwrites the last).
 fn mionode(args: &[&str]) -> Command {
-    let mut cmd = Command::new(MIONODE);
+    let wrap = std::env::var("MIONODE_BENCH_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words).arg(MIONODE);
+            cmd
+        }
+        None => Command::new(MIONODE),
+    };
     cmd.args(args);
     cmd
 }
@@ -167,6 +179,36 @@ fn rate(messages: usize, wall: Duration) -> f64 {
     messages as f64 / wall.as_secs_f64()
 }
 
+/// Wall and CPU times of one contender's runs.
+#[derive(Default)]
+struct Samples {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+impl Samples {
+    fn push(&mut self, wall: Duration, cpu: Duration) {
+        self.wall.push(wall);
+        self.cpu.push(cpu);
+    }
+
+    fn wall(&self) -> Duration {
+        median(&self.wall)
+    }
+
+    /// `median (min-max) ms, CPU median ms`.
+    fn describe(&self) -> String {
+        let (min, max) = (self.wall.iter().min(), self.wall.iter().max());
+        format!(
+            "{:>7.1} ms ({:.0}-{:.0}), CPU {:>6.1} ms",
+            ms(self.wall()),
+            ms(*min.expect("a run")),
+            ms(*max.expect("a run")),
+            ms(median(&self.cpu))
+        )
+    }
+}
+
 fn echo(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
     let n = scale.echo_messages;
     let lines = std::iter::once(init_line(r#"["n1"]"#)).chain((0..n).map(|i| {
@@ -198,29 +240,35 @@ fn echo(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
             sink: Sink::Pipe,
         },
     ];
-    let mut walls = vec![Vec::new(); contenders.len()];
+    let mut samples: Vec<Samples> = contenders.iter().map(|_| Samples::default()).collect();
     for _ in 0..scale.runs {
-        for (i, c) in contenders.iter().enumerate() {
-            let Run { wall, lines } = run_with_input(&mut (c.command)(), &input, c.sink)?;
+        for (c, samples) in contenders.iter().zip(&mut samples) {
+            let Run { wall, cpu, lines } = run_with_input(&mut (c.command)(), &input, c.sink)?;
             if c.sink == Sink::Pipe && lines != n as u64 + 1 {
                 return Err(io::Error::other(format!("{}: {lines} lines out", c.name)));
             }
-            walls[i].push(wall);
+            samples.push(wall, cpu);
         }
     }
     println!(
-        "echo: {n} requests from a file (median of {} runs)",
+        "echo: {n} requests from a file, spawn to exit (median of {} runs)",
         scale.runs
     );
-    let medians: Vec<Duration> = walls.iter().map(|w| median(w)).collect();
-    for (c, wall) in contenders.iter().zip(&medians) {
-        let r = rate(n, *wall) / 1e6;
-        println!("  {:<32} {:>8.1} ms {r:>6.2} M msg/s", c.name, ms(*wall));
+    for (c, s) in contenders.iter().zip(&samples) {
+        let r = rate(n, s.wall()) / 1e6;
+        println!("  {:<30} {r:>5.2} M msg/s  {}", c.name, s.describe());
     }
-    let node_rate = rate(n, medians[0]);
-    let vs_bare = medians[0].as_secs_f64() / medians[2].as_secs_f64();
-    let vs_simple = medians[3].as_secs_f64() / medians[0].as_secs_f64();
-    println!("  mionode is {vs_bare:.2}x the bare loop's time, {vs_simple:.1}x faster than the simple node");
+    let node = samples[0].wall().as_secs_f64();
+    let (bare, simple) = (
+        samples[2].wall().as_secs_f64(),
+        samples[3].wall().as_secs_f64(),
+    );
+    println!(
+        "  mionode takes {:.2}x the bare loop's time; the simple node takes {:.1}x mionode's",
+        node / bare,
+        simple / node
+    );
+    let node_rate = n as f64 / node;
     rows.push(Row {
         measure: format!("echo throughput, {n} requests, stdout to a pipe"),
         figure: format!("{:.2} M msg/s", node_rate / 1e6),
@@ -229,9 +277,9 @@ fn echo(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
     });
     rows.push(Row {
         measure: "echo time relative to the bare serde_json loop".into(),
-        figure: format!("{vs_bare:.2}x"),
+        figure: format!("{:.2}x", node / bare),
         target: "<= 2x".into(),
-        met: vs_bare <= 2.0,
+        met: node / bare <= 2.0,
     });
     Ok(())
 }
@@ -251,7 +299,7 @@ struct ReplyBody<'a> {
     results: Option<&'a RawValue>,
 }
 
-/// A `batch_echo` of `values`, as a JSON array, and the line that sends it.
+/// A `batch_echo` of `values` (a JSON array) as a line.
 fn batch_line(msg_id: u64, values: &str) -> String {
     format!(
         r#"{{"src":"c1","dest":"{NODE_ID}","body":{{"type":"batch_echo","msg_id":{msg_id},"values":{values}}}}}"#
@@ -271,113 +319,107 @@ fn values(first: usize, count: usize) -> String {
     s
 }
 
-/// Starts `cmd` under the loopback driver and initializes it.
-fn start(mut cmd: Command) -> io::Result<Loopback> {
-    let mut node = Loopback::spawn(&mut cmd)?;
-    node.send((init_line(r#"["n1"]"#) + "\n").as_bytes());
-    node.run_until(|_| true)?;
-    Ok(node)
-}
-
-/// Checks that `line` answers request `msg_id` with `values`, in order.
-fn check_batch_reply(line: &[u8], msg_id: u64, values: &str) -> io::Result<()> {
-    let reply: Reply = serde_json::from_slice(line).map_err(io::Error::other)?;
-    let results = reply.body.results.map(RawValue::get);
-    // Values are plain integers: compare them without the whitespace a node may add.
-    let compact = results.map(|r| r.replace([' ', '\n'], ""));
-    if reply.body.kind != "batch_echo_ok"
-        || reply.body.in_reply_to != msg_id
-        || compact.as_deref() != Some(values)
-    {
+/// Checks that `line` is the `batch_echo_ok` of one of `batches` (`msg_id` 2, 3, ... with
+/// those values), seen for the first time.
+fn check_answer(line: &[u8], batches: &[String], seen: &mut [bool]) -> io::Result<()> {
+    let wrong = |why: &str| {
         let preview = String::from_utf8_lossy(&line[..line.len().min(200)]);
-        return Err(io::Error::other(format!("wrong answer: {preview}")));
+        io::Error::other(format!("{why}: {preview}"))
+    };
+    let reply: Reply = serde_json::from_slice(line).map_err(|_| wrong("not a reply"))?;
+    let index = reply.body.in_reply_to.wrapping_sub(2) as usize;
+    if reply.body.kind != "batch_echo_ok" || index >= batches.len() {
+        return Err(wrong("unexpected answer"));
+    }
+    if std::mem::replace(&mut seen[index], true) {
+        return Err(wrong("answered twice"));
+    }
+    // The values are plain integers: compare without any whitespace a node may add.
+    let results = reply.body.results.map(|r| r.get().replace([' ', '\n'], ""));
+    if results.as_deref() != Some(batches[index].as_str()) {
+        return Err(wrong("wrong results"));
     }
     Ok(())
 }
 
-fn batch(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
-    let n = scale.batch_values;
-    let values = values(0, n);
-    let line = batch_line(2, &values);
-    let mut walls = vec![Vec::new(); LOOPBACK_CONTENDERS.len()];
+/// Writes `batches` (JSON arrays of values) as `batch_echo`s all at once to each loopback
+/// contender, `scale.runs` times, timing each from the first write to the last answer.
+fn run_batches(scale: &Scale, batches: &[String]) -> io::Result<Vec<Samples>> {
+    let mut input = String::new();
+    for (i, values) in batches.iter().enumerate() {
+        input.push_str(&batch_line(i as u64 + 2, values));
+    }
+    let total_values: usize = batches.iter().map(|b| b.matches(',').count() + 1).sum();
+    let mut samples: Vec<Samples> = LOOPBACK_CONTENDERS
+        .iter()
+        .map(|_| Samples::default())
+        .collect();
     for _ in 0..scale.runs {
-        for (i, c) in LOOPBACK_CONTENDERS.iter().enumerate() {
-            let mut node = start((c.command)())?;
+        for (c, samples) in LOOPBACK_CONTENDERS.iter().zip(&mut samples) {
+            let mut node = Loopback::spawn(&mut (c.command)())?;
+            node.send((init_line(r#"["n1"]"#) + "\n").as_bytes());
+            node.run_until(|_| true)?;
             let started = Instant::now();
-            node.send(line.as_bytes());
-            let mut answer = Vec::new();
-            node.run_until(|l| {
-                answer = l.to_vec();
-                true
+            node.send(input.as_bytes());
+            let mut answers: Vec<Vec<u8>> = Vec::with_capacity(batches.len());
+            node.run_until(|line| {
+                answers.push(line.to_vec());
+                answers.len() == batches.len()
             })?;
-            walls[i].push(started.elapsed());
+            let wall = started.elapsed();
             let looped = node.looped;
-            node.finish()?;
-            check_batch_reply(&answer, 2, &values)?;
-            assert_eq!(looped, 2 * n as u64, "an echo and its echo_ok per value");
+            samples.push(wall, node.finish()?);
+            let mut seen = vec![false; batches.len()];
+            for answer in &answers {
+                check_answer(answer, batches, &mut seen)?;
+            }
+            if looped != 2 * total_values as u64 {
+                return Err(io::Error::other(format!(
+                    "{}: {looped} lines looped back",
+                    c.name
+                )));
+            }
         }
     }
+    for (c, s) in LOOPBACK_CONTENDERS.iter().zip(&samples) {
+        println!("  {:<30} {}", c.name, s.describe());
+    }
+    Ok(samples)
+}
+
+fn batch(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
+    let n = scale.batch_values;
     println!(
-        "batch: one batch_echo of {n} values, looped back through pipes (median of {} runs)",
+        "batch: one batch_echo of {n} values, looped back, write to answer (median of {} runs; \
+         CPU is the whole process)",
         scale.runs
     );
-    let medians: Vec<Duration> = walls.iter().map(|w| median(w)).collect();
-    for (c, wall) in LOOPBACK_CONTENDERS.iter().zip(&medians) {
-        println!("  {:<32} {:>8.1} ms", c.name, ms(*wall));
-    }
+    let samples = run_batches(scale, &[values(0, n)])?;
+    let wall = samples[0].wall();
     rows.push(Row {
         measure: format!("one batch_echo of {n} values, loopback"),
-        figure: format!("{:.1} ms", ms(medians[0])),
+        figure: format!("{:.1} ms", ms(wall)),
         target: "<= 150 ms".into(),
-        met: medians[0] <= Duration::from_millis(150),
+        met: wall <= Duration::from_millis(150),
     });
     Ok(())
 }
 
 fn flood(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
-    let (batches, per) = (scale.flood_batches, scale.flood_values);
-    let expected: Vec<String> = (0..batches).map(|b| values(b * per, per)).collect();
-    let mut input = String::new();
-    for (b, v) in expected.iter().enumerate() {
-        input.push_str(&batch_line(b as u64 + 2, v));
-    }
-    let mut walls = vec![Vec::new(); LOOPBACK_CONTENDERS.len()];
-    for _ in 0..scale.runs {
-        for (i, c) in LOOPBACK_CONTENDERS.iter().enumerate() {
-            let mut node = start((c.command)())?;
-            let started = Instant::now();
-            node.send(input.as_bytes());
-            let mut answers: Vec<Vec<u8>> = Vec::with_capacity(batches);
-            node.run_until(|l| {
-                answers.push(l.to_vec());
-                answers.len() == batches
-            })?;
-            walls[i].push(started.elapsed());
-            node.finish()?;
-            let mut seen = vec![false; batches];
-            for answer in &answers {
-                let reply: Reply = serde_json::from_slice(answer).map_err(io::Error::other)?;
-                let b = reply.body.in_reply_to.wrapping_sub(2) as usize;
-                if b >= batches || std::mem::replace(&mut seen[b], true) {
-                    return Err(io::Error::other("unexpected or repeated answer"));
-                }
-                check_batch_reply(answer, b as u64 + 2, &expected[b])?;
-            }
-        }
-    }
+    let (count, per) = (scale.flood_batches, scale.flood_values);
     println!(
-        "flood: {batches} batch_echos of {per} values written at once (median of {} runs)",
+        "flood: {count} batch_echos of {per} values written at once, looped back (median of {} \
+         runs; CPU is the whole process)",
         scale.runs
     );
-    let medians: Vec<Duration> = walls.iter().map(|w| median(w)).collect();
-    for (c, wall) in LOOPBACK_CONTENDERS.iter().zip(&medians) {
-        println!("  {:<32} {:>8.1} ms", c.name, ms(*wall));
-    }
+    let batches: Vec<String> = (0..count).map(|b| values(b * per, per)).collect();
+    let samples = run_batches(scale, &batches)?;
+    let wall = samples[0].wall();
     rows.push(Row {
-        measure: format!("{batches} batch_echos of {per} values at once, loopback"),
-        figure: format!("{:.1} ms", ms(medians[0])),
+        measure: format!("{count} batch_echos of {per} values at once, loopback"),
+        figure: format!("{:.1} ms", ms(wall)),
         target: "<= 500 ms".into(),
-        met: medians[0] <= Duration::from_millis(500),
+        met: wall <= Duration::from_millis(500),
     });
     Ok(())
 }
