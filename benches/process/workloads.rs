@@ -113,14 +113,19 @@ fn data_dir() -> io::Result<PathBuf> {
 }
 
 /// Writes `lines` to a file in [`data_dir`] and returns its path.
+///
+/// The file is written under a temporary name and renamed into place, so a run that reads it
+/// meanwhile (a smoke test beside a benchmark) sees a whole file; names carry the sizes.
 fn write_input(name: &str, lines: impl Iterator<Item = String>) -> io::Result<PathBuf> {
     let path = data_dir()?.join(name);
-    let mut file = BufWriter::new(fs::File::create(&path)?);
+    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    let mut file = BufWriter::new(fs::File::create(&partial)?);
     for line in lines {
         file.write_all(line.as_bytes())?;
         file.write_all(b"\n")?;
     }
     file.flush()?;
+    fs::rename(&partial, &path)?;
     Ok(path)
 }
 
@@ -217,7 +222,7 @@ fn echo(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
             i + 2
         )
     }));
-    let input = write_input("echo.jsonl", lines)?;
+    let input = write_input(&format!("echo-{n}.jsonl"), lines)?;
     let contenders = [
         Contender {
             name: "mionode, stdout to a pipe",
@@ -435,7 +440,7 @@ fn memory(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
     // The intended tool: one send_fire_forget per RPC, to a peer that never answers. The
     // node flushes between reads, so what it holds at the end is the pending RPCs.
     let fire_forget = write_input(
-        "fire-forget.jsonl",
+        &format!("fire-forget-{n}.jsonl"),
         std::iter::once(init()).chain((0..n).map(|i| {
             format!(
                 r#"{{"src":"c1","dest":"{NODE_ID}","body":{{"type":"send_fire_forget","msg_id":{},"target":"n2","payload":{{"type":"echo","echo":{i}}}}}}}"#,
@@ -446,7 +451,7 @@ fn memory(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
     // For comparison: one batch_echo whose echoes never come back. Its stored values, and its
     // echo requests waiting in the outbox until the handler returns, count too.
     let batch = write_input(
-        "batch-pending.jsonl",
+        &format!("batch-pending-{n}.jsonl"),
         [init(), batch_line(2, &values(0, n)).trim_end().to_string()].into_iter(),
     )?;
     let args = [
