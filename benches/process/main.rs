@@ -1,7 +1,7 @@
 //! Whole-process benchmarks of the `mionode` binary, each figure printed beside its target.
 //!
 //! ```text
-//! cargo bench --bench process                     # all four workloads
+//! cargo bench --bench process                     # every workload
 //! cargo bench --bench process -- flood            # the workloads whose name contains "flood"
 //! cargo bench --bench process -- --runs 1 batch   # one run each instead of RUNS
 //! ```
@@ -15,18 +15,25 @@
 //! | `batch`  | one `batch_echo` of 100,000 values, echoes looped back through the pipes | <= 150 ms |
 //! | `flood`  | 20,000 `batch_echo`s of 5 values written at once, looped back | <= 0.5 s |
 //! | `memory` | peak RSS with 1,000,000 RPCs pending, minus an idle node's | <= 256 bytes per RPC |
+//! | `metrics` | the `echo` workload with metrics on against off (CPU, and instructions under callgrind) | <= 5% |
 //!
-//! Each workload runs [`RUNS`] times by default, interleaved with its comparisons, and reports medians:
-//! the machine these figures come from is shared, and single runs are noisy. The comparisons
-//! are processes of this very binary (see [`baselines`]): `--bare-loop` and `--simple-node`.
+//! Each workload runs [`RUNS`] times by default, interleaved with its comparisons, and reports
+//! medians: the machine these figures come from is shared, and single runs are noisy. The
+//! comparisons are processes of this very binary (see [`baselines`]): `--bare-loop` and
+//! `--simple-node`. External tools: `/usr/bin/time` for peak RSS (package `time`), and
+//! valgrind for instruction counts if it is installed.
 //!
 //! Outside `cargo bench` (`cargo test`, `cargo nextest run --all-targets`) the binary runs one
 //! test, `smoke`: every workload once at a tiny scale, against the debug build, checking the
 //! answers but no figures. It takes well under a second.
 
 mod baselines;
+mod batches;
+mod echo;
 mod loopback;
 mod measure;
+mod memory;
+mod metrics;
 mod workloads;
 
 use std::process::ExitCode;

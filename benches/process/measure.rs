@@ -34,11 +34,7 @@ pub fn run_with_input(cmd: &mut Command, input: &Path, sink: Sink) -> io::Result
         Sink::Null => Stdio::null(),
     };
     let start = Instant::now();
-    let mut child = cmd
-        .stdin(File::open(input)?)
-        .stdout(stdout)
-        .stderr(Stdio::inherit())
-        .spawn()?;
+    let mut child = cmd.stdin(File::open(input)?).stdout(stdout).spawn()?;
     let mut lines = 0;
     if let Some(mut out) = child.stdout.take() {
         let mut buf = vec![0u8; 1 << 18];
@@ -86,6 +82,31 @@ pub fn peak_rss(program: &str, args: &[&str], input: &Path) -> io::Result<u64> {
 
 /// GNU time, which reports a child's peak RSS with `-f %M` (in KiB).
 pub const TIME: &str = "/usr/bin/time";
+
+/// valgrind, whose callgrind tool counts the instructions a process executes.
+pub const VALGRIND: &str = "/usr/bin/valgrind";
+
+/// The instructions `program` with `args` executes on `input`, stdout to `/dev/null`, as
+/// counted by callgrind: a figure that does not depend on what else the machine is doing.
+pub fn instructions(program: &str, args: &[&str], input: &Path) -> io::Result<u64> {
+    let out = Command::new(VALGRIND)
+        .args([
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            program,
+        ])
+        .args(args)
+        .stdin(File::open(input)?)
+        .stdout(Stdio::null())
+        .output()?;
+    // callgrind ends with "==PID== Collected : N" on stderr.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .lines()
+        .find_map(|l| l.split("Collected : ").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no instruction count from callgrind: {stderr}")))
+}
 
 /// Waits for `child` and returns its exit status and the CPU time it used (user + system).
 ///
