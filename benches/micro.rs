@@ -151,6 +151,18 @@ fn codec(c: &mut Criterion) {
             black_box(out.len())
         });
     });
+    group.bench_function("serde_json::Value echo (the simple node's way)", |b| {
+        b.iter(|| {
+            out.clear();
+            let req: serde_json::Value = serde_json::from_str(black_box(ECHO_LINE)).unwrap();
+            let body = &req["body"];
+            let reply = serde_json::json!({"src": req["dest"], "dest": req["src"], "body": {
+                "type": "echo_ok", "echo": body["echo"], "msg_id": 7, "in_reply_to": body["msg_id"]}});
+            serde_json::to_writer(&mut out, &reply).unwrap();
+            out.push(b'\n');
+            black_box(out.len())
+        });
+    });
     group.bench_function("node echo (Node::handle_line)", |b| {
         let now = Instant::now();
         let mut node = initialized_node(now);
