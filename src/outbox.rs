@@ -1,7 +1,12 @@
 //! Bytes written by the node and not yet taken by stdout.
 
-/// Capacity above which an empty outbox gives its memory back.
-const IDLE_CAPACITY: usize = 1 << 20;
+/// Capacity above which an empty outbox gives its memory back: 8 MiB.
+///
+/// The outbox fills up to the high-water mark (4 MiB by default) plus one turn's replies (a
+/// turn reads up to 1 MiB), so a buffer of up to twice the default mark is what steady
+/// traffic needs: it is kept and reused, and only a larger burst is released. A smaller
+/// limit frees the buffer and grows it again from nothing on nearly every turn.
+const IDLE_CAPACITY: usize = 8 << 20;
 
 /// An append-only byte queue: handlers append whole lines, the event loop flushes a prefix.
 ///
