@@ -25,32 +25,40 @@ pub fn echo(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
     let n = scale.echo_messages;
     let input = echo_input(n)?;
     let contenders = [
-        Contender {
-            name: "mionode, stdout to a pipe",
-            command: || mionode(&[]),
-            sink: Sink::Pipe,
-        },
-        Contender {
-            name: "mionode, stdout to /dev/null",
-            command: || mionode(&[]),
-            sink: Sink::Null,
-        },
-        Contender {
-            name: "bare serde_json loop, pipe",
-            command: || baseline("--bare-loop"),
-            sink: Sink::Pipe,
-        },
-        Contender {
-            name: "simple blocking node, pipe",
-            command: || baseline("--simple-node"),
-            sink: Sink::Pipe,
-        },
+        (
+            Contender {
+                name: "mionode, stdout to a pipe",
+                command: || mionode(&[]),
+            },
+            Sink::Pipe,
+        ),
+        (
+            Contender {
+                name: "mionode, stdout to /dev/null",
+                command: || mionode(&[]),
+            },
+            Sink::Null,
+        ),
+        (
+            Contender {
+                name: "bare serde_json loop, pipe",
+                command: || baseline("--bare-loop"),
+            },
+            Sink::Pipe,
+        ),
+        (
+            Contender {
+                name: "simple blocking node, pipe",
+                command: || baseline("--simple-node"),
+            },
+            Sink::Pipe,
+        ),
     ];
     let mut samples: Vec<Samples> = contenders.iter().map(|_| Samples::default()).collect();
     for _ in 0..scale.runs {
-        for (c, samples) in contenders.iter().zip(&mut samples) {
-            let Run { wall, cpu, lines } = run_with_input(&mut (c.command)(), &input, c.sink)?;
-            if c.sink == Sink::Pipe && lines != n as u64 + 1 {
+        for ((c, sink), samples) in contenders.iter().zip(&mut samples) {
+            let Run { wall, cpu, lines } = run_with_input(&mut (c.command)(), &input, *sink)?;
+            if *sink == Sink::Pipe && lines != n as u64 + 1 {
                 return Err(io::Error::other(format!("{}: {lines} lines out", c.name)));
             }
             samples.push(wall, cpu);
@@ -60,7 +68,7 @@ pub fn echo(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
         "echo: {n} requests from a file, spawn to exit (median of {} runs)",
         scale.runs
     );
-    for (c, s) in contenders.iter().zip(&samples) {
+    for ((c, _), s) in contenders.iter().zip(&samples) {
         let r = rate(n, s.wall()) / 1e6;
         println!("  {:<30} {r:>5.2} M msg/s  {}", c.name, s.describe());
     }
@@ -74,7 +82,7 @@ pub fn echo(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
         node / bare,
         simple / node
     );
-    let node_rate = n as f64 / node;
+    let node_rate = rate(n, samples[0].wall());
     rows.push(Row {
         measure: format!("echo throughput, {n} requests, stdout to a pipe"),
         figure: format!("{:.2} M msg/s", node_rate / 1e6),

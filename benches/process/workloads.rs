@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use crate::loopback::NODE_ID;
-use crate::measure::{median, ms, Sink};
+use crate::measure::{median, ms};
 use crate::{batches, echo, memory, metrics};
 
 /// The node under test, built by cargo for this benchmark.
@@ -128,6 +128,7 @@ pub fn write_input(name: &str, lines: impl Iterator<Item = String>) -> io::Resul
     Ok(path)
 }
 
+/// The `init` that makes the node `n1` of `node_ids` (a JSON array).
 pub fn init_line(node_ids: &str) -> String {
     format!(
         r#"{{"src":"c0","dest":"{NODE_ID}","body":{{"type":"init","msg_id":1,"node_id":"{NODE_ID}","node_ids":{node_ids}}}}}"#
@@ -162,7 +163,6 @@ pub fn baseline(mode: &str) -> Command {
 pub struct Contender {
     pub name: &'static str,
     pub command: fn() -> Command,
-    pub sink: Sink,
 }
 
 /// mionode and the simple node, for the loopback workloads.
@@ -170,12 +170,10 @@ pub const LOOPBACK_CONTENDERS: [Contender; 2] = [
     Contender {
         name: "mionode",
         command: || mionode(&[]),
-        sink: Sink::Pipe,
     },
     Contender {
         name: "simple blocking node",
         command: || baseline("--simple-node"),
-        sink: Sink::Pipe,
     },
 ];
 
