@@ -6,6 +6,9 @@
 //! state with [`WINDOW`] or [`BIG_WINDOW`] entries outstanding, the way the node uses them:
 //! every RPC adds one entry and the oldest one leaves.
 
+#[path = "common/bare.rs"]
+mod bare;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -14,7 +17,6 @@ use mionode::protocol::{write_message, Body, Envelope, Header};
 use mionode::rpc::PendingRpcs;
 use mionode::timer::{TimerKey, TimerWheel};
 use mionode::{Config, Node};
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 /// Entries outstanding while a wheel or table benchmark runs.
@@ -77,41 +79,6 @@ fn pending_table(c: &mut Criterion) {
     group.finish();
 }
 
-/// The smallest correct echo loop serde_json allows: one typed, borrowed parse of the line,
-/// one serialization of the reply. The node's echo path is compared against it.
-#[derive(Deserialize)]
-struct BareIn<'a> {
-    #[serde(borrow)]
-    src: &'a str,
-    #[serde(borrow)]
-    dest: &'a str,
-    #[serde(borrow)]
-    body: BareInBody<'a>,
-}
-
-#[derive(Deserialize)]
-struct BareInBody<'a> {
-    msg_id: u64,
-    #[serde(borrow)]
-    echo: &'a RawValue,
-}
-
-#[derive(Serialize)]
-struct BareOut<'a> {
-    src: &'a str,
-    dest: &'a str,
-    body: BareOutBody<'a>,
-}
-
-#[derive(Serialize)]
-struct BareOutBody<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    echo: &'a RawValue,
-    msg_id: u64,
-    in_reply_to: u64,
-}
-
 fn codec(c: &mut Criterion) {
     let mut group = c.benchmark_group("codec");
     group.throughput(Throughput::Elements(1));
@@ -135,19 +102,7 @@ fn codec(c: &mut Criterion) {
     group.bench_function("bare serde_json echo (parse+reply+serialize)", |b| {
         b.iter(|| {
             out.clear();
-            let req: BareIn = serde_json::from_str(black_box(ECHO_LINE)).unwrap();
-            let reply = BareOut {
-                src: req.dest,
-                dest: req.src,
-                body: BareOutBody {
-                    kind: "echo_ok",
-                    echo: req.body.echo,
-                    msg_id: 7,
-                    in_reply_to: req.body.msg_id,
-                },
-            };
-            serde_json::to_writer(&mut out, &reply).unwrap();
-            out.push(b'\n');
+            bare::answer(black_box(ECHO_LINE), 7, &mut out).unwrap();
             black_box(out.len())
         });
     });

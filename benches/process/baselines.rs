@@ -1,8 +1,7 @@
 //! What mionode is compared with, run as processes of this same binary.
 //!
-//! - [`bare_loop`]: the least work serde_json allows for an echo: one typed, borrowed parse
-//!   of each line and one serialization of the reply into a 64 KiB buffer. It answers nothing
-//!   but `init` and `echo`, and checks nothing. The "within 2x" is against it.
+//! - [`bare_loop`]: the least work serde_json allows for an echo ([`bare::answer`]), with
+//!   the replies gathered in a 64 KiB buffer. The "within 2x" is against it.
 //! - [`simple_node`]: a node as most are written by hand: a blocking loop over stdin's lines,
 //!   each parsed into a `serde_json::Value`, each reply built as a `Value` and written with a
 //!   flush (what `println!` does), pending echoes of a `batch_echo` in a `HashMap`. It has no
@@ -11,43 +10,9 @@
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufWriter, Write};
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
-struct BareIn<'a> {
-    #[serde(borrow)]
-    src: &'a str,
-    #[serde(borrow)]
-    dest: &'a str,
-    #[serde(borrow)]
-    body: BareInBody<'a>,
-}
-
-#[derive(Deserialize)]
-struct BareInBody<'a> {
-    msg_id: u64,
-    #[serde(borrow)]
-    echo: Option<&'a RawValue>,
-}
-
-#[derive(Serialize)]
-struct BareOut<'a> {
-    src: &'a str,
-    dest: &'a str,
-    body: BareOutBody<'a>,
-}
-
-#[derive(Serialize)]
-struct BareOutBody<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    echo: Option<&'a RawValue>,
-    msg_id: u64,
-    in_reply_to: u64,
-}
+use crate::bare;
 
 /// Answers every line of stdin as an echo (or, without an `echo`, as `init`).
 pub fn bare_loop() -> io::Result<()> {
@@ -56,24 +21,7 @@ pub fn bare_loop() -> io::Result<()> {
     let mut line = String::new();
     let mut msg_id = 0;
     while input.read_line(&mut line)? > 0 {
-        let req: BareIn = serde_json::from_str(&line).map_err(io::Error::other)?;
-        let kind = if req.body.echo.is_some() {
-            "echo_ok"
-        } else {
-            "init_ok"
-        };
-        let reply = BareOut {
-            src: req.dest,
-            dest: req.src,
-            body: BareOutBody {
-                kind,
-                echo: req.body.echo,
-                msg_id,
-                in_reply_to: req.body.msg_id,
-            },
-        };
-        serde_json::to_writer(&mut out, &reply)?;
-        out.write_all(b"\n")?;
+        bare::answer(&line, msg_id, &mut out)?;
         msg_id += 1;
         line.clear();
     }

@@ -27,6 +27,8 @@
 //! test, `smoke`: every workload once at a tiny scale, against the debug build, checking the
 //! answers but no figures. It takes well under a second.
 
+#[path = "../common/bare.rs"]
+mod bare;
 mod baselines;
 mod batches;
 mod echo;
