@@ -32,7 +32,7 @@
 
 use serde::Deserialize;
 
-use super::outbound::{check_target, Forward};
+use super::outbound::Forward;
 use super::retry::{self, Kind, Plan, MAX_ATTEMPTS};
 use crate::context::Request;
 use crate::protocol::{Body, ErrorCode};
@@ -115,12 +115,9 @@ pub(super) fn compute(node: &mut Node, req: &Request<'_>) {
 }
 
 pub(super) fn relay(node: &mut Node, req: &Request<'_>) {
-    let Some(Forward { target, payload }) = super::parse(node, req) else {
+    let Some(Forward { target, payload }) = Forward::parse(node, req) else {
         return;
     };
-    if !check_target(node, req, &target) {
-        return;
-    }
     let config = node.ctx.config();
     let retries = config.backoff_attempts.clamp(1, MAX_ATTEMPTS) - 1;
     let base_ms = millis(config.backoff_base);

@@ -137,6 +137,15 @@ pub(super) fn check_target(node: &mut Node, req: &Request<'_>, target: &str) -> 
     false
 }
 
+impl<'a> Forward<'a> {
+    /// Parses the fields of `req` and checks its target; `None` once the request has been
+    /// answered with error 12 (malformed) or error 1 (unknown target).
+    pub(super) fn parse(node: &mut Node, req: &Request<'a>) -> Option<Self> {
+        let forward: Forward<'a> = super::parse(node, req)?;
+        check_target(node, req, &forward.target).then_some(forward)
+    }
+}
+
 /// Whom to answer when an operation ends after its request has been handled.
 #[derive(Debug, Clone)]
 pub(super) struct Caller {

@@ -23,7 +23,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::outbound::{check_target, Forward};
+use super::outbound::Forward;
 use crate::context::{Request, RpcError};
 use crate::protocol::{Body, ErrorCode};
 use crate::Node;
@@ -41,12 +41,9 @@ pub(crate) struct Reaper {
 }
 
 pub(super) fn fire_forget(node: &mut Node, req: &Request<'_>) {
-    let Some(Forward { target, payload }) = super::parse(node, req) else {
+    let Some(Forward { target, payload }) = Forward::parse(node, req) else {
         return;
     };
-    if !check_target(node, req, &target) {
-        return;
-    }
     let threshold = node.ctx.config().reaper_threshold;
     let sent = node
         .ctx

@@ -7,18 +7,15 @@
 //! `"RPC failed after N attempts"`. The retry machinery, and why a late reply to an earlier
 //! attempt is accepted, is in [`retry`].
 
-use super::outbound::{check_target, Forward};
+use super::outbound::Forward;
 use super::retry::{self, Kind, Plan, MAX_ATTEMPTS};
 use crate::context::Request;
 use crate::Node;
 
 pub(super) fn handle(node: &mut Node, req: &Request<'_>) {
-    let Some(Forward { target, payload }) = super::parse(node, req) else {
+    let Some(Forward { target, payload }) = Forward::parse(node, req) else {
         return;
     };
-    if !check_target(node, req, &target) {
-        return;
-    }
     let config = node.ctx.config();
     let plan = Plan {
         kind: Kind::Relay,
