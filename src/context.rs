@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 
 use crate::config::Config;
+use crate::message_type::MessageType;
 use crate::message_type::OutgoingBody;
 use crate::metrics::Histograms;
 use crate::outbox::Outbox;
@@ -96,8 +97,10 @@ pub struct Request<'a> {
     pub dest: &'a str,
     /// The request's `msg_id`.
     pub msg_id: u64,
-    /// The request's `type`.
+    /// The request's `type`, as written.
     pub kind: &'a str,
+    /// The same `type`, classified once for routing and counting.
+    pub msg_type: MessageType,
     /// The whole body, unparsed.
     pub body: &'a RawValue,
 }

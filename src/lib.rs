@@ -27,5 +27,4 @@ pub mod timer;
 
 pub use config::Config;
 pub use context::{Context, Request, RpcError, RpcResult};
-pub use handlers::REQUEST_TYPES;
 pub use node::Node;

@@ -139,7 +139,8 @@ impl Node {
                 return Err(Rejected::new(Rejection::Misaddressed, detail));
             }
         }
-        self.ctx.stats_mut().received[MessageType::from_wire(&header.kind) as usize] += 1;
+        let msg_type = MessageType::from_wire(&header.kind);
+        self.ctx.stats_mut().received[msg_type as usize] += 1;
         if let Some(in_reply_to) = header.in_reply_to {
             self.on_reply(in_reply_to, &header.kind, envelope.body);
             return Ok(());
@@ -153,6 +154,7 @@ impl Node {
             dest: &envelope.dest,
             msg_id,
             kind: &header.kind,
+            msg_type,
             body: envelope.body,
         };
         handlers::dispatch(self, &request);

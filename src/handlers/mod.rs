@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::context::Request;
+use crate::message_type::MessageType;
 use crate::protocol::ErrorCode;
 use crate::Node;
 
@@ -53,39 +54,37 @@ impl Handlers {
     }
 }
 
-/// The request types mionode answers.
-pub const REQUEST_TYPES: [&str; 9] = [
-    "init",
-    "echo",
-    "batch_echo",
-    "proxy",
-    "relay",
-    "send_fire_forget",
-    "pending_count",
-    "backoff_relay",
-    "compute_backoff",
-];
-
 /// Routes `req` to its handler.
 pub(crate) fn dispatch(node: &mut Node, req: &Request<'_>) {
-    if node.ctx.identity().is_none() && req.kind != "init" {
+    if node.ctx.identity().is_none() && req.msg_type != MessageType::Init {
         let text = format!("not initialized yet: {:?} arrived before init", req.kind);
         return node
             .ctx
             .reply_error(req, ErrorCode::TemporarilyUnavailable.code(), &text);
     }
-    match req.kind {
-        "init" => init::handle(node, req),
-        "echo" => echo::handle(node, req),
-        "batch_echo" => batch_echo::handle(node, req),
-        "proxy" => proxy::handle(node, req),
-        "relay" => relay::handle(node, req),
-        "send_fire_forget" => reaper::fire_forget(node, req),
-        "pending_count" => reaper::pending_count(node, req),
-        "backoff_relay" => backoff::relay(node, req),
-        "compute_backoff" => backoff::compute(node, req),
-        other => {
-            let text = format!("unsupported message type {other:?}");
+    match req.msg_type {
+        MessageType::Init => init::handle(node, req),
+        MessageType::Echo => echo::handle(node, req),
+        MessageType::BatchEcho => batch_echo::handle(node, req),
+        MessageType::Proxy => proxy::handle(node, req),
+        MessageType::Relay => relay::handle(node, req),
+        MessageType::SendFireForget => reaper::fire_forget(node, req),
+        MessageType::PendingCount => reaper::pending_count(node, req),
+        MessageType::BackoffRelay => backoff::relay(node, req),
+        MessageType::ComputeBackoff => backoff::compute(node, req),
+        // Replies and errors without `in_reply_to`, and types nobody knows.
+        MessageType::InitOk
+        | MessageType::EchoOk
+        | MessageType::BatchEchoOk
+        | MessageType::ProxyOk
+        | MessageType::RelayOk
+        | MessageType::SendFireForgetOk
+        | MessageType::PendingCountOk
+        | MessageType::BackoffRelayOk
+        | MessageType::ComputeBackoffOk
+        | MessageType::Error
+        | MessageType::Other => {
+            let text = format!("unsupported message type {:?}", req.kind);
             node.ctx
                 .reply_error(req, ErrorCode::NotSupported.code(), &text);
         }
