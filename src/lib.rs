@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod harness;
 pub mod context;
 pub mod event_loop;
 mod handlers;

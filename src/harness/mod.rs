@@ -1,0 +1,11 @@
+//! What Maelstrom's side of a test is made of, as code that both drivers share: the real-time
+//! load driver (`mionode-load`) and the deterministic simulator.
+//!
+//! Nothing here does I/O on its own or reads a clock or a random source: time comes in as
+//! [`record::Nanos`] since the start of the run, randomness from a generator the driver seeds.
+//! That is what lets the simulator replay a seed byte for byte.
+//!
+//! - [`record`]: what a run records (the history of operations, the messages on the network,
+//!   the nemesis's periods) and the names of the files it is stored in.
+
+pub mod record;
