@@ -13,10 +13,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mionode::protocol::{write_message, Body, Envelope, Header};
+use mionode::protocol::{write_message, Envelope, Header};
 use mionode::rpc::PendingRpcs;
 use mionode::timer::{TimerKey, TimerWheel};
-use mionode::{Config, Node};
+use mionode::{App, Config, NoFlags, Node, Routes};
 use serde_json::value::RawValue;
 
 /// Entries outstanding while a wheel or table benchmark runs.
@@ -94,7 +94,10 @@ fn codec(c: &mut Criterion) {
     group.bench_function("write echo_ok", |b| {
         b.iter(|| {
             out.clear();
-            let body = Body::EchoOk { echo: &echo };
+            let body = EchoOk {
+                kind: "echo_ok",
+                echo: &echo,
+            };
             write_message(&mut out, "n1", "c1", &body, 7, Some(42)).unwrap();
             black_box(out.len())
         });
@@ -136,12 +139,50 @@ fn codec(c: &mut Criterion) {
 }
 
 /// A node that has answered `init` as `n1`, its outbox empty.
-fn initialized_node(now: Instant) -> Node {
-    let mut node = Node::new(Config::default(), now);
+fn initialized_node(now: Instant) -> Node<Echo> {
+    let mut node = Node::new(Echo, Config::default(), now);
     let init = r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#;
     node.handle_line(init.as_bytes(), now);
     node.outbox().take();
     node
+}
+
+/// The body of `echo_ok`, as an app writes it.
+#[derive(serde::Serialize)]
+struct EchoOk<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    echo: &'a RawValue,
+}
+
+/// The fields of `echo`.
+#[derive(serde::Deserialize)]
+struct EchoIn<'a> {
+    #[serde(borrow)]
+    echo: &'a RawValue,
+}
+
+/// An app that answers `echo`, as the mionode binary does.
+struct Echo;
+
+impl App for Echo {
+    type Flags = NoFlags;
+    fn new(_: &NoFlags) -> Self {
+        Echo
+    }
+    fn routes(routes: &mut Routes<Self>) {
+        routes.on("echo", |_, ctx, req| {
+            let EchoIn { echo } = req.body()?;
+            ctx.reply(
+                req,
+                &EchoOk {
+                    kind: "echo_ok",
+                    echo,
+                },
+            );
+            Ok(())
+        });
+    }
 }
 
 fn config() -> Criterion {

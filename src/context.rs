@@ -1,82 +1,74 @@
-//! The node's messaging core: identity, the `msg_id` counter, the outbox, pending RPCs and the
-//! timer wheel. No I/O: what it writes waits in the [`Outbox`] for the event loop.
+//! The node's messaging core, lent to every handler, callback and timer: identity, the
+//! `msg_id` counter, the outbox, pending RPCs, the timer wheel, the clock and the random
+//! generator. No I/O: what it writes waits in the [`Outbox`] for the driver.
 //!
 //! # The RPC contract
 //!
-//! [`Context::rpc`] writes a request, parks its callback in [`PendingRpcs`] and its deadline in
-//! the [`TimerWheel`]. Later exactly one of these happens:
+//! [`Context::rpc`] writes a request, parks its callback in [`PendingRpcs`] and its deadline
+//! in the [`TimerWheel`]. Later exactly one of these happens:
 //!
-//! - a reply naming its `msg_id` arrives first: the deadline is cancelled and the callback runs
-//!   with `Ok(body)`, or with [`RpcError::Remote`] when the reply is an `error`;
+//! - a reply naming its `msg_id`, *sent by the RPC's `dest`*, arrives first: the deadline is
+//!   cancelled and the callback runs with `Ok(reply)`, or with `Err(error)` when the reply is
+//!   an `error` body; a reply naming it from anyone else is stale: counted, logged at debug
+//!   level, dropped, and the RPC stays pending;
 //! - the deadline fires first: the entry is removed and the callback runs with
-//!   [`RpcError::Timeout`]; a reply arriving afterwards finds nothing and is counted as stale;
+//!   [`Error::timeout`]; a reply arriving afterwards finds nothing and is counted as stale;
 //! - its owner calls [`Context::cancel_rpc`]: both are removed and the callback never runs.
 //!
-//! Callbacks receive `&mut Node`, not captured pointers: state shared by several RPCs (a
-//! batch) lives in a table the node owns and callbacks carry its key.
+//! Either way the entry and its deadline are freed: nothing leaks on timeout. Callbacks get
+//! `(&mut A, &mut Context<A>)`, never captured pointers: state shared by several RPCs lives
+//! in the app, and callbacks carry a key to it.
+//!
+//! # Determinism
+//!
+//! The context never reads a clock or a random source: [`now`](Context::now) is the time the
+//! driver handed in with the event being handled, and [`rng`](Context::rng) is seeded from
+//! [`Config::seed`].
 
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use serde_json::value::RawValue;
+use serde::Serialize;
 
+use crate::app::App;
 use crate::config::Config;
-use crate::message_type::MessageType;
-use crate::message_type::OutgoingBody;
-use crate::metrics::Histograms;
+use crate::error::{Error, ErrorCode};
+use crate::labels::{self, MessageTypes};
 use crate::outbox::Outbox;
-use crate::protocol::{write_message, Body, ErrorCode, WriteError};
+use crate::protocol::{write_message, WriteError};
+use crate::request::{Reply, ReplyTo, Request};
 use crate::rpc::{PendingKey, PendingRpcs};
-use crate::stats::Stats;
-use crate::timer::TimerWheel;
-use crate::Node;
+use crate::stats::{Counter, Stats};
+use crate::timer::{TimerKey, TimerWheel};
 
 /// Maelstrom's services a node may address besides its peers.
 pub const SERVICES: [&str; 4] = ["lin-kv", "seq-kv", "lww-kv", "lin-tso"];
 
-/// How an RPC failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RpcError {
-    /// No reply before the deadline.
-    Timeout,
-    /// The peer answered with an `error` body.
-    Remote {
-        /// Its error code.
-        code: u32,
-        /// Its explanation.
-        text: String,
-    },
-}
-
-impl RpcError {
-    /// The Maelstrom error code to pass this failure on with.
-    pub fn code(&self) -> u32 {
-        match self {
-            RpcError::Timeout => ErrorCode::Timeout.code(),
-            RpcError::Remote { code, .. } => *code,
-        }
-    }
-}
-
-impl std::fmt::Display for RpcError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RpcError::Timeout => f.write_str("timed out"),
-            RpcError::Remote { code, text } => write!(f, "error {code}: {text}"),
-        }
-    }
-}
-
-impl std::error::Error for RpcError {}
-
-/// The outcome handed to an RPC callback: the reply body, or why there is none.
-pub type RpcResult<'a> = Result<&'a RawValue, RpcError>;
+/// The `msg_id` of a message this node wrote; names an RPC for [`Context::cancel_rpc`].
+pub type MsgId = u64;
 
 /// What runs when an RPC ends.
-pub type Callback = Box<dyn for<'a> FnOnce(&mut Node, RpcResult<'a>)>;
+pub(crate) type Callback<A> =
+    Box<dyn for<'r> FnOnce(&mut A, &mut Context<A>, Result<Reply<'r>, Error>)>;
+
+/// What runs when a timer of [`Context::after`] fires.
+pub(crate) type Wake<A> = Box<dyn FnOnce(&mut A, &mut Context<A>)>;
+
+/// A pending RPC's callback, and whom a reply must come from.
+pub(crate) struct Call<A> {
+    pub(crate) dest: Dest,
+    pub(crate) callback: Callback<A>,
+}
+
+/// An RPC's `dest`, kept to check a reply's `src`: an index into `node_ids` for the usual
+/// case (no allocation), else the name.
+#[derive(Debug)]
+pub(crate) enum Dest {
+    Node(u32),
+    Named(Box<str>),
+}
 
 /// What a timer does when it fires.
-pub(crate) enum TimerAction {
+pub(crate) enum TimerAction<A> {
     /// An RPC's deadline: time it out if it is still pending.
     RpcDeadline {
         /// Its slot in the pending table.
@@ -84,39 +76,34 @@ pub(crate) enum TimerAction {
         /// Its `msg_id`, to tell it from a newer RPC in a reused slot.
         msg_id: u64,
     },
-    /// Run a closure (the wait between backoff attempts, periodic upkeep).
-    Wake(Box<dyn FnOnce(&mut Node)>),
+    /// Run a closure ([`Context::after`]).
+    Wake {
+        /// Tells this timer from a later one in the same wheel slot.
+        generation: u64,
+        f: Wake<A>,
+    },
 }
 
-/// A request being handled: who sent it, and its body.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    /// Sender, to reply to.
-    pub src: &'a str,
-    /// Receiver as addressed; the reply's `src` before `init`.
-    pub dest: &'a str,
-    /// The request's `msg_id`.
-    pub msg_id: u64,
-    /// The request's `type`, as written.
-    pub kind: &'a str,
-    /// The same `type`, classified once for routing and counting.
-    pub msg_type: MessageType,
-    /// The whole body, unparsed.
-    pub body: &'a RawValue,
+/// A timer set by [`Context::after`], to cancel it.
+///
+/// Generation-checked: once the timer has fired or been cancelled, its id cancels nothing,
+/// even when the wheel has reused its slot for another timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimerId {
+    key: TimerKey,
+    generation: u64,
 }
 
 /// Who this node is, once `init` has said so.
 #[derive(Debug, Clone)]
-pub struct Identity {
-    /// This node's id (shared cheaply: every message to itself names it).
-    pub node_id: Rc<str>,
-    /// Every node of the cluster, this one included.
-    pub node_ids: Vec<String>,
+pub(crate) struct Identity {
+    pub(crate) node_id: String,
+    pub(crate) node_ids: Vec<String>,
 }
 
 /// Converts between `Instant`s and the wheel's one-millisecond ticks.
 #[derive(Debug, Clone, Copy)]
-struct Clock {
+pub(crate) struct Clock {
     origin: Instant,
 }
 
@@ -145,23 +132,39 @@ impl Clock {
     }
 }
 
-/// The messaging core handlers talk to. See the module docs for the RPC contract.
-pub struct Context {
+/// The body of an `error` reply.
+#[derive(Serialize)]
+struct ErrorOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    code: u32,
+    text: &'a str,
+}
+
+/// The messaging core handlers, callbacks and timers talk to. See the module docs for the
+/// RPC contract.
+pub struct Context<A> {
     config: Config,
-    identity: Option<Identity>,
+    pub(crate) identity: Option<Identity>,
     next_msg_id: u64,
     outbox: Outbox,
     clock: Clock,
     now: Instant,
-    rpcs: PendingRpcs<Callback>,
-    timers: TimerWheel<TimerAction>,
-    stats: Stats,
-    /// Latency and size histograms, when metrics are on; counters live in `stats` either way.
-    histograms: Option<Histograms>,
+    rng: fastrand::Rng,
+    pub(crate) rpcs: PendingRpcs<Call<A>>,
+    timers: TimerWheel<TimerAction<A>>,
+    next_generation: u64,
+    pub(crate) stats: Stats,
+    types: MessageTypes,
+    /// RPC round trips, when metrics are on.
+    rpc_duration: Option<metrics::Histogram>,
 }
 
-impl Context {
-    pub(crate) fn new(config: Config, now: Instant) -> Self {
+impl<A: App> Context<A> {
+    pub(crate) fn new(config: Config, now: Instant, types: MessageTypes) -> Self {
+        let rng = config
+            .seed
+            .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
         Context {
             config,
             identity: None,
@@ -169,11 +172,45 @@ impl Context {
             outbox: Outbox::new(),
             clock: Clock { origin: now },
             now,
+            rng,
             rpcs: PendingRpcs::new(),
             timers: TimerWheel::new(),
-            stats: Stats::default(),
-            histograms: None,
+            next_generation: 0,
+            stats: Stats::new(types.len()),
+            types,
+            rpc_duration: None,
         }
+    }
+
+    /// This node's id; `""` before `init` (handlers, callbacks and timers of the app only run
+    /// after it, so there it is always set).
+    pub fn node_id(&self) -> &str {
+        self.identity.as_ref().map_or("", |id| &id.node_id)
+    }
+
+    /// Every node of the cluster, this one included, as `init` listed them; empty before it.
+    pub fn node_ids(&self) -> &[String] {
+        self.identity.as_ref().map_or(&[], |id| &id.node_ids)
+    }
+
+    /// The other nodes of the cluster, in the order of [`node_ids`](Self::node_ids).
+    pub fn peers(&self) -> impl Iterator<Item = &str> {
+        let me = self.node_id();
+        self.node_ids()
+            .iter()
+            .map(String::as_str)
+            .filter(move |id| *id != me)
+    }
+
+    /// The time of the event being handled, as the driver handed it in. Never goes back.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The node's random generator, seeded from [`Config::seed`]: the one source of randomness
+    /// an app should use, so a seeded run replays exactly.
+    pub fn rng(&mut self) -> &mut fastrand::Rng {
+        &mut self.rng
     }
 
     /// The node's settings.
@@ -181,31 +218,11 @@ impl Context {
         &self.config
     }
 
-    /// The time of the event being handled.
-    pub fn now(&self) -> Instant {
-        self.now
-    }
-
-    pub(crate) fn set_now(&mut self, now: Instant) {
-        self.now = self.now.max(now);
-    }
-
-    /// Who this node is, once initialized.
-    pub fn identity(&self) -> Option<&Identity> {
-        self.identity.as_ref()
-    }
-
-    pub(crate) fn set_identity(&mut self, identity: Identity) {
-        self.identity = Some(identity);
-    }
-
-    /// Whether `dest` may be sent to: a node of the cluster or one of Maelstrom's services.
+    /// Whether `dest` may be sent to: a node of the cluster or one of Maelstrom's
+    /// [`SERVICES`]. Sending anywhere else (but to a client that wrote to this node) breaks
+    /// Maelstrom's reader for this node.
     pub fn is_known_target(&self, dest: &str) -> bool {
-        SERVICES.contains(&dest)
-            || self
-                .identity
-                .as_ref()
-                .is_some_and(|id| id.node_ids.iter().any(|n| n == dest))
+        SERVICES.contains(&dest) || self.node_ids().iter().any(|n| n == dest)
     }
 
     /// Counters, for tests and metrics.
@@ -213,18 +230,9 @@ impl Context {
         &self.stats
     }
 
-    pub(crate) fn stats_mut(&mut self) -> &mut Stats {
-        &mut self.stats
-    }
-
-    /// Starts recording RPC and batch latencies into `histograms` (metrics are on).
-    pub fn set_histograms(&mut self, histograms: Histograms) {
-        self.histograms = Some(histograms);
-    }
-
-    /// Output waiting to be flushed.
-    pub fn outbox(&mut self) -> &mut Outbox {
-        &mut self.outbox
+    /// The message type labels the node counts by.
+    pub fn message_types(&self) -> &MessageTypes {
+        &self.types
     }
 
     /// Bytes written and not yet flushed.
@@ -237,186 +245,250 @@ impl Context {
         self.rpcs.len()
     }
 
+    /// Whether RPC `msg_id` is awaiting a reply or a timeout.
+    pub fn is_pending(&self, msg_id: MsgId) -> bool {
+        self.rpcs.get(msg_id).is_some()
+    }
+
     /// Number of RPCs the pending table can hold before it allocates again.
     pub fn pending_capacity(&self) -> usize {
         self.rpcs.capacity()
     }
 
-    /// Number of timers parked on the wheel: RPC deadlines and wake-ups.
+    /// Number of timers parked on the wheel: RPC deadlines and [`after`](Self::after)s.
     pub fn timers_parked(&self) -> usize {
         self.timers.len()
     }
 
-    /// Whether RPC `msg_id` is awaiting a reply or a timeout.
-    pub fn is_pending(&self, msg_id: u64) -> bool {
-        self.rpcs.get(msg_id).is_some()
-    }
-
-    /// Writes a message and returns the `msg_id` it took.
-    fn write<B: OutgoingBody + ?Sized>(
-        &mut self,
-        src: Option<&str>,
-        dest: &str,
-        body: &B,
-        in_reply_to: Option<u64>,
-    ) -> Result<u64, WriteError> {
-        let msg_id = self.next_msg_id;
-        let src = src
-            .or(self.identity.as_ref().map(|id| &*id.node_id))
-            .unwrap_or_default();
-        match write_message(self.outbox.buf_mut(), src, dest, body, msg_id, in_reply_to) {
-            Ok(()) => {
-                self.next_msg_id += 1;
-                self.stats.messages_sent += 1;
-                self.stats.sent[body.message_type() as usize] += 1;
-                Ok(msg_id)
-            }
-            Err(e) => {
-                self.stats.write_errors += 1;
-                log::error!("dropped a message to {dest}: {e}");
-                Err(e)
-            }
-        }
-    }
-
-    /// Answers `req` with `body`.
-    pub fn reply<B: OutgoingBody + ?Sized>(&mut self, req: &Request<'_>, body: &B) {
+    /// Answers `req` with `body`, which must serialize to a JSON object with a `type`;
+    /// `msg_id` and `in_reply_to` are added. A body that does not serialize to an object is
+    /// logged as a bug and not written.
+    pub fn reply<B: Serialize + ?Sized>(&mut self, req: &Request<'_>, body: &B) {
         // Before init the node's id is unknown: answer as whom the sender addressed.
-        let src = if self.identity.is_none() {
-            Some(req.dest)
-        } else {
-            None
-        };
-        // A write error is logged and counted inside; there is nothing else to do with it.
+        let src = self.identity.is_none().then_some(req.dest);
         let _ = self.write(src, req.src, body, Some(req.msg_id));
     }
 
-    /// Answers request `in_reply_to` of `dest` with `body`, after the request itself is gone
-    /// (a batch answering when its last echo returns).
-    pub fn reply_to<B: OutgoingBody + ?Sized>(&mut self, dest: &str, in_reply_to: u64, body: &B) {
-        let _ = self.write(None, dest, body, Some(in_reply_to));
+    /// Answers the request `to` names with `body`, after the request itself is gone.
+    pub fn reply_later<B: Serialize + ?Sized>(&mut self, to: &ReplyTo, body: &B) {
+        let _ = self.write(None, &to.dest, body, Some(to.in_reply_to));
     }
 
-    /// Counts a `batch_echo` answered after `values` echoes, started at `started`.
-    pub fn record_batch(&mut self, values: usize, started: Instant) {
-        self.stats.batches_ok += 1;
-        self.stats.batch_values += values as u64;
-        if let Some(h) = &self.histograms {
-            let latency = self.now.saturating_duration_since(started);
-            h.batch_duration.record(latency.as_secs_f64());
-            h.batch_size.record(values as f64);
+    /// Answers the request `to` names with an `error` body: `error`'s code and text.
+    pub fn reply_error(&mut self, to: &ReplyTo, error: &Error) {
+        self.write_error(None, &to.dest, to.in_reply_to, error);
+    }
+
+    /// Answers `req` with `error` (what returning `Err` from a handler does).
+    pub(crate) fn reply_error_now(&mut self, req: &Request<'_>, error: &Error) {
+        let src = self.identity.is_none().then_some(req.dest);
+        self.write_error(src, req.src, req.msg_id, error);
+    }
+
+    fn write_error(&mut self, src: Option<&str>, dest: &str, in_reply_to: u64, error: &Error) {
+        if error.code() == ErrorCode::MalformedRequest {
+            self.stats.bump(Counter::MalformedRequests);
+        }
+        let body = ErrorOut {
+            kind: "error",
+            code: error.code().code(),
+            text: error.text(),
+        };
+        let _ = self.write(src, dest, &body, Some(in_reply_to));
+    }
+
+    /// Sends `body` to `dest`, expecting no reply; returns the `msg_id` it took. A reply that
+    /// comes anyway is counted as stale. A body that does not serialize to a JSON object is
+    /// logged as a bug and not written (its `msg_id` is then used by nothing).
+    pub fn send<B: Serialize + ?Sized>(&mut self, dest: &str, body: &B) -> MsgId {
+        match self.write(None, dest, body, None) {
+            Ok(msg_id) => msg_id,
+            Err(_) => self.skip_msg_id(),
         }
     }
 
-    /// Records the round trip of an RPC sent at `sent_at` whose reply arrived now.
-    pub(crate) fn record_rpc_reply(&mut self, sent_at: Instant) {
-        if let Some(h) = &self.histograms {
-            let rtt = self.now.saturating_duration_since(sent_at);
-            h.rpc_duration.record(rtt.as_secs_f64());
-        }
-    }
-
-    /// Answers `req` with an `error` body.
-    pub fn reply_error(&mut self, req: &Request<'_>, code: u32, text: &str) {
-        self.stats.errors_sent += 1;
-        if code == ErrorCode::MalformedRequest.code() {
-            self.stats.malformed_requests += 1;
-        }
-        self.reply(req, &Body::Error { code, text });
-    }
-
-    /// Sends `body` to `dest` expecting no reply; returns its `msg_id`.
-    pub fn send<B: OutgoingBody + ?Sized>(
-        &mut self,
-        dest: &str,
-        body: &B,
-    ) -> Result<u64, WriteError> {
-        self.write(None, dest, body, None)
-    }
-
-    /// Sends `body` to `dest` as an RPC: `callback` runs once, with the reply or with
-    /// [`RpcError::Timeout`] after `timeout`. Returns the request's `msg_id`.
+    /// Sends `body` to `dest` as an RPC. `callback` runs exactly once: with the reply, with
+    /// the peer's `error` reply as `Err`, or with [`Error::timeout`] once `timeout` has
+    /// passed, unless [`cancel_rpc`](Self::cancel_rpc) comes first. Only a reply whose `src`
+    /// is `dest` counts. Returns the request's `msg_id`.
     ///
-    /// If the request cannot be written, the callback is dropped unrun and the error returned.
-    pub fn rpc<B, F>(
-        &mut self,
-        dest: &str,
-        body: &B,
-        timeout: Duration,
-        callback: F,
-    ) -> Result<u64, WriteError>
+    /// A body that does not serialize to a JSON object is a bug: it is logged, nothing is
+    /// sent, and `callback` runs with an error 13 from a timer due within a millisecond (never
+    /// inside this call: it needs the app, which the caller holds).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mionode::{App, NoFlags, Routes};
+    /// use serde::Deserialize;
+    /// use serde_json::json;
+    ///
+    /// /// Forwards `get` to the `lin-kv` service and answers with what it read.
+    /// struct Front;
+    ///
+    /// #[derive(Deserialize)]
+    /// struct ReadOk { value: i64 }
+    ///
+    /// impl App for Front {
+    ///     type Flags = NoFlags;
+    ///     fn new(_: &NoFlags) -> Self { Front }
+    ///     fn routes(routes: &mut Routes<Self>) {
+    ///         routes.on("get", |_, ctx, req| {
+    ///             let to = req.reply_to();
+    ///             let read = json!({"type": "read", "key": "x"});
+    ///             ctx.rpc("lin-kv", &read, Duration::from_secs(1), move |_, ctx, result| {
+    ///                 match result.and_then(|reply| reply.body::<ReadOk>()) {
+    ///                     Ok(ReadOk { value }) => {
+    ///                         ctx.reply_later(&to, &json!({"type": "get_ok", "value": value}))
+    ///                     }
+    ///                     Err(e) => ctx.reply_error(&to, &e),
+    ///                 }
+    ///             });
+    ///             Ok(())
+    ///         });
+    ///     }
+    /// }
+    ///
+    /// let mut node = mionode::testing::TestNode::<Front>::started("n1", &["n1"]);
+    /// let sent = node.deliver("c1", json!({"type": "get", "msg_id": 1}));
+    /// assert_eq!(sent[0]["dest"], "lin-kv");
+    /// let id = sent[0]["body"]["msg_id"].clone();
+    /// let out = node.deliver("lin-kv", json!({"type": "read_ok", "value": 5, "in_reply_to": id}));
+    /// assert_eq!(out[0]["body"], json!({"type": "get_ok", "value": 5, "msg_id": 2, "in_reply_to": 1}));
+    ///
+    /// // No reply: the callback runs with a timeout after the deadline, and nothing stays pending.
+    /// node.deliver("c1", json!({"type": "get", "msg_id": 3}));
+    /// assert!(node.advance(Duration::from_millis(999)).is_empty());
+    /// let out = node.advance(Duration::from_millis(1));
+    /// assert_eq!(out[0]["body"]["code"], 0);
+    /// assert_eq!(node.context().pending_rpcs(), 0);
+    /// ```
+    pub fn rpc<B, F>(&mut self, dest: &str, body: &B, timeout: Duration, callback: F) -> MsgId
     where
-        B: OutgoingBody + ?Sized,
-        F: for<'a> FnOnce(&mut Node, RpcResult<'a>) + 'static,
+        B: Serialize + ?Sized,
+        F: for<'r> FnOnce(&mut A, &mut Context<A>, Result<Reply<'r>, Error>) + 'static,
     {
-        let msg_id = self.write(None, dest, body, None)?;
+        let msg_id = match self.write(None, dest, body, None) {
+            Ok(msg_id) => msg_id,
+            Err(e) => {
+                let error = Error::crash(format!("could not send to {dest}: {e}"));
+                self.after(Duration::ZERO, move |app, ctx| {
+                    callback(app, ctx, Err(error))
+                });
+                return self.skip_msg_id();
+            }
+        };
         let key = self.rpcs.vacant_key();
         let deadline = self.clock.deadline_tick(self.now, timeout);
         let timer = self
             .timers
             .insert(deadline, TimerAction::RpcDeadline { key, msg_id });
-        self.rpcs
-            .insert(msg_id, timer, self.now, Box::new(callback));
-        self.stats.rpcs_sent += 1;
-        Ok(msg_id)
-    }
-
-    /// [`rpc`](Self::rpc) to this node itself, through the network and back.
-    ///
-    /// # Panics
-    ///
-    /// If the node is not initialized: it does not know its own id yet.
-    pub fn rpc_to_self<B, F>(
-        &mut self,
-        body: &B,
-        timeout: Duration,
-        callback: F,
-    ) -> Result<u64, WriteError>
-    where
-        B: OutgoingBody + ?Sized,
-        F: for<'a> FnOnce(&mut Node, RpcResult<'a>) + 'static,
-    {
-        let me = match &self.identity {
-            Some(id) => Rc::clone(&id.node_id),
-            // Handlers run only after init (dispatch answers anything else with error 11
-            // before it), and init itself sends nothing: reaching this is a bug in a handler.
-            None => panic!("rpc_to_self before init: a handler ran before the node had an id"),
+        let call = Call {
+            dest: self.dest_of(dest),
+            callback: Box::new(callback),
         };
-        self.rpc(&me, body, timeout, callback)
+        self.rpcs.insert(msg_id, timer, self.now, call);
+        self.stats.bump(Counter::RpcsSent);
+        msg_id
     }
 
-    /// Forgets RPC `msg_id` without running its callback. Returns whether it was pending.
-    pub fn cancel_rpc(&mut self, msg_id: u64) -> bool {
-        match self.rpcs.cancel(msg_id) {
+    /// Forgets RPC `id` without running its callback; its deadline is cancelled too. Returns
+    /// whether it was pending (false once it has completed, timed out or been cancelled).
+    pub fn cancel_rpc(&mut self, id: MsgId) -> bool {
+        match self.rpcs.cancel(id) {
             Some(pending) => {
                 self.timers.cancel(pending.timer);
-                self.stats.rpcs_cancelled += 1;
+                self.stats.bump(Counter::RpcsCancelled);
                 true
             }
             None => false,
         }
     }
 
-    /// Runs `f` after `delay`, off the same timer wheel as RPC deadlines.
-    pub fn after(&mut self, delay: Duration, f: impl FnOnce(&mut Node) + 'static) {
+    /// Runs `f` once, `delay` after [`now`](Self::now) (never earlier; up to the next tick of
+    /// one millisecond later), off the same wheel as RPC deadlines. When `f` runs, `now` is
+    /// the instant the driver fired timers at, which may be later than the deadline: a timer
+    /// that sets the next one from there drifts by that lateness rather than firing in a
+    /// burst to catch up.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mionode::{App, Context, NoFlags, Routes};
+    /// use serde_json::json;
+    ///
+    /// /// Says `tick` to every peer every 100 ms, from init on.
+    /// struct Ticker { ticks: u32 }
+    ///
+    /// fn tick(app: &mut Ticker, ctx: &mut Context<Ticker>) {
+    ///     app.ticks += 1;
+    ///     let peers: Vec<String> = ctx.peers().map(str::to_owned).collect();
+    ///     for peer in peers {
+    ///         ctx.send(&peer, &json!({"type": "tick"}));
+    ///     }
+    ///     ctx.after(Duration::from_millis(100), tick);
+    /// }
+    ///
+    /// impl App for Ticker {
+    ///     type Flags = NoFlags;
+    ///     fn new(_: &NoFlags) -> Self { Ticker { ticks: 0 } }
+    ///     fn routes(_: &mut Routes<Self>) {}
+    ///     fn on_init(&mut self, ctx: &mut Context<Self>) {
+    ///         ctx.after(Duration::from_millis(100), tick);
+    ///     }
+    /// }
+    ///
+    /// let mut node = mionode::testing::TestNode::<Ticker>::started("n1", &["n1", "n2"]);
+    /// assert!(node.advance(Duration::from_millis(99)).is_empty());
+    /// let out = node.advance(Duration::from_millis(1));
+    /// assert_eq!(out[0]["dest"], "n2");
+    /// node.advance(Duration::from_millis(100));
+    /// assert_eq!(node.app().ticks, 2);
+    /// ```
+    pub fn after<F>(&mut self, delay: Duration, f: F) -> TimerId
+    where
+        F: FnOnce(&mut A, &mut Context<A>) + 'static,
+    {
         let deadline = self.clock.deadline_tick(self.now, delay);
-        self.timers.insert(deadline, TimerAction::Wake(Box::new(f)));
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let action = TimerAction::Wake {
+            generation,
+            f: Box::new(f),
+        };
+        let key = self.timers.insert(deadline, action);
+        TimerId { key, generation }
     }
 
-    /// When the next timer may fire, for the poll timeout.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    /// Cancels a timer of [`after`](Self::after) before it fires. Returns whether it was
+    /// still waiting.
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        match self.timers.get(id.key) {
+            Some(TimerAction::Wake { generation, .. }) if *generation == id.generation => {
+                self.timers.cancel(id.key);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// When the next timer may fire.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.timers.next_deadline().map(|t| self.clock.instant(t))
     }
 
-    /// Takes the RPC a reply names, cancelling its deadline.
-    pub(crate) fn complete_rpc(&mut self, in_reply_to: u64) -> Option<(Callback, Instant)> {
-        let pending = self.rpcs.complete(in_reply_to)?;
-        self.timers.cancel(pending.timer);
-        Some((pending.callback, pending.sent_at))
+    pub(crate) fn outbox(&mut self) -> &mut Outbox {
+        &mut self.outbox
+    }
+
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    pub(crate) fn set_rpc_histogram(&mut self, histogram: metrics::Histogram) {
+        self.rpc_duration = Some(histogram);
     }
 
     /// Takes one due timer, if any.
-    pub(crate) fn pop_timer(&mut self) -> Option<TimerAction> {
+    pub(crate) fn pop_timer(&mut self) -> Option<TimerAction<A>> {
         let tick = self.clock.now_tick(self.now);
         let action = self.timers.pop_expired(tick);
         if action.is_none() {
@@ -426,8 +498,80 @@ impl Context {
     }
 
     /// Takes the RPC whose deadline fired, if it is still the one in that slot.
-    pub(crate) fn expire_rpc(&mut self, key: PendingKey, msg_id: u64) -> Option<Callback> {
-        self.rpcs.expire(key, msg_id).map(|p| p.callback)
+    pub(crate) fn expire_rpc(&mut self, key: PendingKey, msg_id: u64) -> Option<Callback<A>> {
+        self.rpcs.expire(key, msg_id).map(|p| p.callback.callback)
+    }
+
+    /// Takes the RPC a reply from `src` names, cancelling its deadline and recording its
+    /// round trip; `None` (the reply is stale) if nothing is pending under that `msg_id` or
+    /// the RPC went to someone else.
+    pub(crate) fn complete_rpc(&mut self, in_reply_to: u64, src: &str) -> Option<Callback<A>> {
+        let pending = self.rpcs.get(in_reply_to)?;
+        if !self.dest_is(&pending.callback.dest, src) {
+            log::debug!("reply to msg_id {in_reply_to} from {src:?}, not the RPC's dest");
+            return None;
+        }
+        let pending = self.rpcs.complete(in_reply_to)?;
+        self.timers.cancel(pending.timer);
+        if let Some(h) = &self.rpc_duration {
+            let rtt = self.now.saturating_duration_since(pending.sent_at);
+            h.record(rtt.as_secs_f64());
+        }
+        Some(pending.callback.callback)
+    }
+
+    fn dest_of(&self, dest: &str) -> Dest {
+        match self.node_ids().iter().position(|n| n == dest) {
+            Some(i) => Dest::Node(i as u32),
+            None => Dest::Named(dest.into()),
+        }
+    }
+
+    fn dest_is(&self, dest: &Dest, src: &str) -> bool {
+        match dest {
+            Dest::Node(i) => self.node_ids().get(*i as usize).is_some_and(|n| n == src),
+            Dest::Named(name) => **name == *src,
+        }
+    }
+
+    /// A `msg_id` for a message that could not be written: taken from the counter so that
+    /// no later message reuses it.
+    fn skip_msg_id(&mut self) -> MsgId {
+        let msg_id = self.next_msg_id;
+        self.next_msg_id += 1;
+        msg_id
+    }
+
+    /// Writes a message and returns the `msg_id` it took.
+    fn write<B: Serialize + ?Sized>(
+        &mut self,
+        src: Option<&str>,
+        dest: &str,
+        body: &B,
+        in_reply_to: Option<u64>,
+    ) -> Result<u64, WriteError> {
+        let msg_id = self.next_msg_id;
+        let src = src
+            .or(self.identity.as_ref().map(|id| id.node_id.as_str()))
+            .unwrap_or_default();
+        let buf = self.outbox.buf_mut();
+        match write_message(buf, src, dest, body, msg_id, in_reply_to) {
+            Ok(body_at) => {
+                self.next_msg_id += 1;
+                // The body ends before the envelope's `}` and the newline.
+                let written = &buf[body_at..buf.len() - 2];
+                let label = match labels::written_type(written) {
+                    Some(kind) => self.types.index(&kind),
+                    None => self.types.len() - 1,
+                };
+                self.stats.count_sent(label);
+                Ok(msg_id)
+            }
+            Err(e) => {
+                log::error!("dropped a message to {dest}: {e}");
+                Err(e)
+            }
+        }
     }
 }
 
@@ -459,19 +603,5 @@ mod tests {
             "no wrap-around"
         );
         assert_eq!(clock.deadline_tick(later, Duration::MAX), u64::MAX);
-    }
-
-    #[test]
-    fn known_targets_are_peers_and_services() {
-        let mut ctx = Context::new(Config::default(), Instant::now());
-        assert!(!ctx.is_known_target("n2"));
-        ctx.set_identity(Identity {
-            node_id: Rc::from("n1"),
-            node_ids: vec!["n1".into(), "n2".into()],
-        });
-        assert!(ctx.is_known_target("n2"));
-        assert!(ctx.is_known_target("lin-kv"));
-        assert!(!ctx.is_known_target("n3"));
-        assert!(!ctx.is_known_target("c1"));
     }
 }

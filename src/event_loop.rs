@@ -35,6 +35,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
+use crate::app::App;
 use crate::node::Node;
 use crate::stdio::{Frame, LineFramer, Readiness, StdStream};
 
@@ -62,13 +63,13 @@ const EVENTS_CAPACITY: usize = 256;
 /// is due through [`next_deadline`](Service::next_deadline): the loop waits no longer than
 /// that, so [`tick`](Service::tick) runs on time even when nothing else happens. Its deadlines
 /// cannot live on the node's timer wheel, whose closures get the node but not the service.
-pub trait Service {
+pub trait Service<A: App> {
     /// Registers the service's sources with tokens from `first` on; returns how many it took.
     fn register(&mut self, registry: &Registry, first: Token) -> io::Result<usize>;
     /// Handles readiness of one of its tokens, at `now` (the time the turn's wait ended).
-    fn ready(&mut self, registry: &Registry, token: Token, node: &mut Node, now: Instant);
+    fn ready(&mut self, registry: &Registry, token: Token, node: &mut Node<A>, now: Instant);
     /// Called once a turn after timers fired, for deadlines of its own.
-    fn tick(&mut self, _registry: &Registry, _node: &mut Node, _now: Instant) {}
+    fn tick(&mut self, _registry: &Registry, _node: &mut Node<A>, _now: Instant) {}
     /// When `tick` next has work, if ever.
     fn next_deadline(&self) -> Option<Instant> {
         None
@@ -100,10 +101,10 @@ struct Io {
 }
 
 /// Runs `node` on stdin and stdout until end of input, a signal, or a broken pipe.
-pub fn run(node: &mut Node, services: &mut [&mut dyn Service]) -> io::Result<Exit> {
+pub fn run<A: App>(node: &mut Node<A>, services: &mut [&mut dyn Service<A>]) -> io::Result<Exit> {
     let mut poll = Poll::new()?;
     let registry = poll.registry();
-    let config = node.ctx.config().clone();
+    let config = node.context().config().clone();
     let mut io = Io {
         stdin: StdStream::stdin(registry, STDIN).map_err(context("setting up stdin"))?,
         stdout: StdStream::stdout(registry, STDOUT).map_err(context("setting up stdout"))?,
@@ -139,7 +140,7 @@ pub fn run(node: &mut Node, services: &mut [&mut dyn Service]) -> io::Result<Exi
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
-        node.ctx.stats_mut().loop_turns += 1;
+        node.count_loop_turn();
         let woke = Instant::now();
         for event in events.iter() {
             match event.token() {
@@ -185,7 +186,11 @@ fn context(what: &'static str) -> impl FnOnce(io::Error) -> io::Error {
 impl Io {
     /// Zero when work is waiting, else until the next timer or `service_deadline` (or
     /// forever).
-    fn poll_timeout(&self, node: &Node, service_deadline: Option<Instant>) -> Option<Duration> {
+    fn poll_timeout<A: App>(
+        &self,
+        node: &Node<A>,
+        service_deadline: Option<Instant>,
+    ) -> Option<Duration> {
         if self.stopping.is_some() {
             return Some(Duration::from_millis(50));
         }
@@ -199,15 +204,15 @@ impl Io {
         next.map(|at| at.saturating_duration_since(Instant::now()))
     }
 
-    fn can_read(&self, node: &Node) -> bool {
+    fn can_read<A: App>(&self, node: &Node<A>) -> bool {
         self.stdin_ready
             && !self.eof
             && self.stopping.is_none()
-            && node.ctx.outbox_len() <= self.high_water
+            && node.context().outbox_len() <= self.high_water
     }
 
     /// Reads and handles input until `WouldBlock`, end of input, the budget, or backpressure.
-    fn read_input(&mut self, node: &mut Node, now: Instant) -> io::Result<()> {
+    fn read_input<A: App>(&mut self, node: &mut Node<A>, now: Instant) -> io::Result<()> {
         for _ in 0..READS_PER_TURN {
             if !self.can_read(node) {
                 return Ok(());
@@ -245,7 +250,7 @@ impl Io {
     }
 
     /// Writes the outbox until it is empty or stdout would block.
-    fn flush(&mut self, node: &mut Node) -> io::Result<Option<Exit>> {
+    fn flush<A: App>(&mut self, node: &mut Node<A>) -> io::Result<Option<Exit>> {
         let outbox = node.outbox();
         while self.stdout_ready && !outbox.is_empty() {
             match self.stdout.write(outbox.pending()) {
@@ -266,7 +271,7 @@ impl Io {
         Ok(None)
     }
 
-    fn finished(&self, node: &mut Node) -> Option<Exit> {
+    fn finished<A: App>(&self, node: &mut Node<A>) -> Option<Exit> {
         let flushed = node.outbox().is_empty();
         if let Some(since) = self.stopping {
             if flushed || since.elapsed() >= SIGNAL_FLUSH_GRACE {

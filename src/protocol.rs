@@ -1,4 +1,4 @@
-//! Maelstrom's wire format: envelopes, bodies, error codes, and the writer that frames replies.
+//! Maelstrom's wire format: envelopes, headers, and the writer that frames messages.
 //!
 //! Incoming lines are parsed in two borrowed passes: the [`Envelope`] keeps `body` as a
 //! [`RawValue`] (a slice of the line), then [`Header`] reads just `type`, `msg_id` and
@@ -61,117 +61,6 @@ pub struct ErrorBody {
     pub text: String,
 }
 
-/// Maelstrom's error codes (its protocol document, "Errors").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub enum ErrorCode {
-    /// The requested operation timed out; it may or may not have happened.
-    Timeout = 0,
-    /// The destination node does not exist.
-    NodeNotFound = 1,
-    /// The request type is not supported.
-    NotSupported = 10,
-    /// The operation cannot be done now (for example, before `init`).
-    TemporarilyUnavailable = 11,
-    /// The request is malformed: missing or mistyped fields.
-    MalformedRequest = 12,
-    /// The node crashed while handling it; it may or may not have happened.
-    Crash = 13,
-    /// The operation was aborted and did not happen.
-    Abort = 14,
-    /// A key does not exist.
-    KeyDoesNotExist = 20,
-    /// A key already exists.
-    KeyAlreadyExists = 21,
-    /// A precondition does not hold.
-    PreconditionFailed = 22,
-    /// A transaction conflicted and did not happen.
-    TxnConflict = 30,
-}
-
-impl ErrorCode {
-    /// The numeric code on the wire.
-    pub fn code(self) -> u32 {
-        self as u32
-    }
-
-    /// Whether an error with numeric `code` means the operation certainly did not happen.
-    /// Codes Maelstrom does not define count as indefinite.
-    pub fn is_definite(code: u32) -> bool {
-        matches!(code, 1 | 10 | 11 | 12 | 14 | 20 | 21 | 22 | 30)
-    }
-}
-
-/// The bodies mionode writes, tagged with their `type`.
-///
-/// Serialized by [`write_message`], which adds `msg_id` and `in_reply_to`.
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Body<'a> {
-    /// Answer to `init`.
-    InitOk {},
-    /// An echo request (batch_echo sends one to itself per value).
-    Echo {
-        /// The value to echo back.
-        echo: &'a RawValue,
-    },
-    /// Answer to `echo`.
-    EchoOk {
-        /// The value received.
-        echo: &'a RawValue,
-    },
-    /// Answer to `batch_echo`.
-    BatchEchoOk {
-        /// The echoed values, in the order of the request's `values`.
-        results: &'a [Box<RawValue>],
-    },
-    /// Answer to `pending_count`.
-    PendingCountOk {
-        /// RPCs awaiting a reply or a timeout.
-        count: usize,
-    },
-    /// Answer to `send_fire_forget`.
-    SendFireForgetOk {
-        /// RPCs awaiting a reply or a timeout, the one just sent included.
-        pending: usize,
-    },
-    /// Answer to `proxy`.
-    ProxyOk {
-        /// The body of the target's reply.
-        result: &'a RawValue,
-    },
-    /// Answer to `relay`.
-    RelayOk {
-        /// Attempts made, the successful one included.
-        attempts: u32,
-        /// The body of the target's reply.
-        result: &'a RawValue,
-    },
-    /// Answer to `backoff_relay`.
-    BackoffRelayOk {
-        /// Attempts made, the successful one included.
-        attempts: u32,
-        /// Milliseconds spent waiting between attempts.
-        total_delay_ms: u64,
-    },
-    /// Answer to `compute_backoff`.
-    ComputeBackoffOk {
-        /// Delay before each retry, in milliseconds.
-        schedule_ms: &'a [u64],
-        /// Sum of `schedule_ms`.
-        total_ms: u64,
-        /// Number of retries in the schedule.
-        retries: u32,
-    },
-    /// An error reply.
-    Error {
-        /// Maelstrom error code.
-        code: u32,
-        /// What went wrong, for people.
-        text: &'a str,
-    },
-}
-
 /// Why a body could not be written.
 #[derive(Debug)]
 pub enum WriteError {
@@ -195,13 +84,14 @@ impl std::error::Error for WriteError {}
 /// Appends one message, newline-terminated, to `out`.
 ///
 /// `body` must serialize to a JSON object; `msg_id` and `in_reply_to` (when given) are added
-/// as its last keys. On error nothing is appended.
+/// as its last keys. Returns where the body starts in `out`. On error nothing is appended.
 ///
 /// ```
-/// use mionode::protocol::{write_message, Body};
+/// use mionode::protocol::write_message;
 ///
 /// let mut out = Vec::new();
-/// write_message(&mut out, "n1", "c0", &Body::InitOk {}, 0, Some(1)).unwrap();
+/// let body = serde_json::json!({"type": "init_ok"});
+/// write_message(&mut out, "n1", "c0", &body, 0, Some(1)).unwrap();
 /// assert_eq!(
 ///     out,
 ///     b"{\"src\":\"n1\",\"dest\":\"c0\",\"body\":{\"type\":\"init_ok\",\"msg_id\":0,\"in_reply_to\":1}}\n"
@@ -214,7 +104,7 @@ pub fn write_message<B: Serialize + ?Sized>(
     body: &B,
     msg_id: u64,
     in_reply_to: Option<u64>,
-) -> Result<(), WriteError> {
+) -> Result<usize, WriteError> {
     let mark = out.len();
     let result = write_unchecked(out, src, dest, body, msg_id, in_reply_to);
     if result.is_err() {
@@ -230,7 +120,7 @@ fn write_unchecked<B: Serialize + ?Sized>(
     body: &B,
     msg_id: u64,
     in_reply_to: Option<u64>,
-) -> Result<(), WriteError> {
+) -> Result<usize, WriteError> {
     out.extend_from_slice(b"{\"src\":");
     serde_json::to_writer(&mut *out, src).map_err(WriteError::Json)?;
     out.extend_from_slice(b",\"dest\":");
@@ -253,7 +143,7 @@ fn write_unchecked<B: Serialize + ?Sized>(
         serde_json::to_writer(&mut *out, &id).map_err(WriteError::Json)?;
     }
     out.extend_from_slice(b"}}\n");
-    Ok(())
+    Ok(body_start)
 }
 
 #[cfg(test)]
@@ -270,8 +160,9 @@ mod tests {
 
     #[test]
     fn body_gets_msg_id_and_in_reply_to() {
-        let echo = RawValue::from_string(r#"{"a":[1,2]}"#.into()).unwrap();
-        let v = written(&Body::EchoOk { echo: &echo }, Some(9));
+        let echo =
+            RawValue::from_string(r#"{"type":"echo_ok","echo":{"a":[1,2]}}"#.into()).unwrap();
+        let v = written(&echo, Some(9));
         assert_eq!(
             v,
             serde_json::json!({"src":"n\"1","dest":"c0","body":
@@ -286,7 +177,7 @@ mod tests {
             written(&empty, None)["body"],
             serde_json::json!({"msg_id":5})
         );
-        let v = written(&Body::InitOk {}, None);
+        let v = written(&serde_json::json!({"type":"init_ok"}), None);
         assert_eq!(v["body"], serde_json::json!({"type":"init_ok","msg_id":5}));
     }
 
@@ -305,13 +196,5 @@ mod tests {
             (h.kind.as_ref(), h.msg_id, h.in_reply_to),
             ("echo", Some(3), None)
         );
-    }
-
-    #[test]
-    fn definite_codes() {
-        assert!(!ErrorCode::is_definite(ErrorCode::Timeout.code()));
-        assert!(!ErrorCode::is_definite(ErrorCode::Crash.code()));
-        assert!(ErrorCode::is_definite(ErrorCode::MalformedRequest.code()));
-        assert!(!ErrorCode::is_definite(99));
     }
 }

@@ -184,6 +184,12 @@ impl<T> TimerWheel<T> {
         Some(self.entries.remove(key.0 as usize).value)
     }
 
+    /// The value parked under `key`, or `None` if the key is vacant (fired, cancelled, never
+    /// used). Keys are reused: a key may name a newer entry than the one it was given for.
+    pub fn get(&self, key: TimerKey) -> Option<&T> {
+        self.entries.get(key.0 as usize).map(|e| &e.value)
+    }
+
     /// The earliest tick at which [`pop_expired`](Self::pop_expired) may return something.
     pub fn next_deadline(&self) -> Option<u64> {
         if self.due.head != NIL {

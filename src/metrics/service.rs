@@ -12,12 +12,11 @@ use mio::{Registry, Token};
 
 use super::discovery::{self, Publication};
 use super::http::{HttpConfig, HttpServer};
-use super::{
-    Metrics, BATCH_DURATION, BATCH_SIZE, BATCH_SIZE_BUCKETS, LATENCY_BUCKETS, RPC_DURATION,
-};
+use super::{Metrics, LATENCY_BUCKETS};
+use crate::app::App;
 use crate::context::Context;
 use crate::event_loop::Service;
-use crate::Node;
+use crate::node::Node;
 
 /// How often the recorder's upkeep runs off the timer wheel. Each histogram sample waits in a
 /// buffer (8 bytes) until upkeep or a render drains it into its buckets, so the buffer holds
@@ -37,12 +36,15 @@ pub struct MetricsOptions {
 
 /// A Prometheus recorder configured for mionode: histograms with buckets, not summaries
 /// (summaries cannot be aggregated across nodes, and their quantiles go stale after idle
-/// periods).
-pub fn recorder_builder() -> Result<PrometheusBuilder, BuildError> {
-    PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full(RPC_DURATION.into()), &LATENCY_BUCKETS)?
-        .set_buckets_for_metric(Matcher::Full(BATCH_DURATION.into()), &LATENCY_BUCKETS)?
-        .set_buckets_for_metric(Matcher::Full(BATCH_SIZE.into()), &BATCH_SIZE_BUCKETS)
+/// periods). Every histogram named `*_seconds` gets [`LATENCY_BUCKETS`]; `buckets` names
+/// others (an app's [`App::HISTOGRAM_BUCKETS`]).
+pub fn recorder_builder(buckets: &[(&str, &[f64])]) -> Result<PrometheusBuilder, BuildError> {
+    let mut builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)?;
+    for (name, values) in buckets {
+        builder = builder.set_buckets_for_metric(Matcher::Full((*name).into()), values)?;
+    }
+    Ok(builder)
 }
 
 /// Serves `GET /metrics` from the node's poll loop, runs the recorder's upkeep, and publishes
@@ -57,33 +59,38 @@ pub struct MetricsService {
 }
 
 impl MetricsService {
-    /// Installs the global recorder, binds the listener and attaches to `node`: from now on
-    /// the node records latencies, and upkeep runs every [`UPKEEP_INTERVAL`].
-    ///
-    /// Call at most once per process: there is one global recorder.
-    pub fn install(node: &mut Node, options: MetricsOptions) -> io::Result<MetricsService> {
-        let http = HttpServer::bind(options.addr, options.http.clone())?;
-        let handle = recorder_builder()
+    /// Installs the global recorder with `A`'s histogram buckets. Do it before building the
+    /// app, so the metric handles it registers are live. Call at most once per process:
+    /// there is one global recorder.
+    pub fn install_recorder<A: App>() -> io::Result<PrometheusHandle> {
+        recorder_builder(A::HISTOGRAM_BUCKETS)
             .and_then(PrometheusBuilder::install_recorder)
-            .map_err(io::Error::other)?;
-        Ok(Self::attach(
-            node,
-            http,
-            &options,
-            Metrics::register(),
-            handle,
-        ))
+            .map_err(io::Error::other)
+    }
+
+    /// Binds the listener and attaches to `node`, with the global recorder `handle` (from
+    /// [`install_recorder`](Self::install_recorder)): from now on the node records RPC
+    /// latencies, and upkeep runs every [`UPKEEP_INTERVAL`].
+    pub fn install<A: App>(
+        node: &mut Node<A>,
+        options: MetricsOptions,
+        handle: PrometheusHandle,
+    ) -> io::Result<MetricsService> {
+        let http = HttpServer::bind(options.addr, options.http.clone())?;
+        let metrics = Metrics::register(node.context().message_types());
+        Ok(Self::attach(node, http, &options, metrics, handle))
     }
 
     /// Like [`install`](Self::install), with `recorder` instead of the global one (tests, or
     /// several nodes in one process).
-    pub fn with_recorder(
-        node: &mut Node,
+    pub fn with_recorder<A: App>(
+        node: &mut Node<A>,
         options: MetricsOptions,
         recorder: &PrometheusRecorder,
     ) -> io::Result<MetricsService> {
         let http = HttpServer::bind(options.addr, options.http.clone())?;
-        let metrics = metrics::with_local_recorder(recorder, Metrics::register);
+        let types = node.context().message_types().clone();
+        let metrics = metrics::with_local_recorder(recorder, || Metrics::register(&types));
         Ok(Self::attach(
             node,
             http,
@@ -93,8 +100,8 @@ impl MetricsService {
         ))
     }
 
-    fn attach(
-        node: &mut Node,
+    fn attach<A: App>(
+        node: &mut Node<A>,
         http: HttpServer,
         options: &MetricsOptions,
         metrics: Metrics,
@@ -102,8 +109,9 @@ impl MetricsService {
     ) -> MetricsService {
         let addr = http.local_addr().unwrap_or(options.addr);
         log::info!("serving metrics on http://{addr}/metrics");
-        node.ctx.set_histograms(metrics.histograms());
-        schedule_upkeep(node, metrics.clone(), handle.clone());
+        node.set_rpc_histogram(metrics.rpc_duration());
+        let (_, ctx) = node.parts();
+        schedule_upkeep(ctx, metrics.clone(), handle.clone());
         MetricsService {
             http,
             metrics,
@@ -125,18 +133,19 @@ impl MetricsService {
     }
 
     /// The metrics text, with the node's counters copied in first.
-    pub fn render(&self, ctx: &Context) -> Vec<u8> {
+    pub fn render<A: App>(&self, ctx: &Context<A>) -> Vec<u8> {
         render(&self.metrics, &self.handle, ctx)
     }
 
     /// Writes the discovery file once the node has its id. A failure is logged once and not
     /// retried: the node serves on regardless.
-    fn publish(&mut self, node: &Node) {
-        let (Some(dir), Some(identity)) = (&self.sd_dir, node.ctx.identity()) else {
+    fn publish<A: App>(&mut self, node: &Node<A>) {
+        let node_id = node.context().node_id();
+        let Some(dir) = self.sd_dir.as_ref().filter(|_| !node_id.is_empty()) else {
             return;
         };
         let target = discovery::target_addr(self.addr);
-        match Publication::write(dir, &identity.node_id, target) {
+        match Publication::write(dir, node_id, target) {
             Ok(publication) => {
                 log::info!(
                     "wrote service discovery file {}",
@@ -153,7 +162,7 @@ impl MetricsService {
     }
 }
 
-fn render(metrics: &Metrics, handle: &PrometheusHandle, ctx: &Context) -> Vec<u8> {
+fn render<A: App>(metrics: &Metrics, handle: &PrometheusHandle, ctx: &Context<A>) -> Vec<u8> {
     metrics.sync(ctx);
     let mut text = Vec::new();
     // Rendering into a Vec cannot fail.
@@ -162,20 +171,20 @@ fn render(metrics: &Metrics, handle: &PrometheusHandle, ctx: &Context) -> Vec<u8
 }
 
 /// Runs upkeep after [`UPKEEP_INTERVAL`], then again, for as long as the node runs.
-fn schedule_upkeep(node: &mut Node, metrics: Metrics, handle: PrometheusHandle) {
-    node.ctx.after(UPKEEP_INTERVAL, move |node| {
-        metrics.sync(&node.ctx);
+fn schedule_upkeep<A: App>(ctx: &mut Context<A>, metrics: Metrics, handle: PrometheusHandle) {
+    ctx.after(UPKEEP_INTERVAL, move |_, ctx| {
+        metrics.sync(ctx);
         handle.run_upkeep();
-        schedule_upkeep(node, metrics, handle);
+        schedule_upkeep(ctx, metrics, handle);
     });
 }
 
-impl Service for MetricsService {
+impl<A: App> Service<A> for MetricsService {
     fn register(&mut self, registry: &Registry, first: Token) -> io::Result<usize> {
         self.http.register(registry, first)
     }
 
-    fn ready(&mut self, registry: &Registry, token: Token, node: &mut Node, now: Instant) {
+    fn ready(&mut self, registry: &Registry, token: Token, node: &mut Node<A>, now: Instant) {
         let MetricsService {
             http,
             metrics,
@@ -183,11 +192,11 @@ impl Service for MetricsService {
             ..
         } = self;
         http.ready(registry, token, now, &mut || {
-            render(metrics, handle, &node.ctx)
+            render(metrics, handle, node.context())
         });
     }
 
-    fn tick(&mut self, registry: &Registry, node: &mut Node, now: Instant) {
+    fn tick(&mut self, registry: &Registry, node: &mut Node<A>, now: Instant) {
         self.http.expire(registry, now);
         if self.sd_dir.is_some() {
             self.publish(node);

@@ -1,0 +1,223 @@
+//! The whole program for a node binary: flags, logging, metrics, then the poll loop.
+//!
+//! Exit codes: 0 after end of input, a signal, or a closed stdout; 1 when setting up or
+//! running the loop fails (logged); 2 for bad flags (from clap); 101 for a panic, which is
+//! logged to stderr first.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, FromArgMatches};
+
+use crate::app::App;
+use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, DEFAULT_OUTBOX_HIGH_WATER};
+use crate::event_loop::{self, Exit, Service};
+use crate::metrics::http::HttpConfig;
+use crate::metrics::{MetricsOptions, MetricsService};
+use crate::node::Node;
+
+/// Where metrics are served when only `--metrics-sd-dir` is given.
+const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:0";
+
+/// The runtime's own flags, shared by every node binary.
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeFlags {
+    /// Seed of the node's random generator, for reproducible runs; without it the seed is
+    /// random.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Longest input line accepted, in bytes; longer lines are discarded and logged.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
+    pub max_line_bytes: usize,
+
+    /// Unflushed output, in bytes, above which the node stops reading input until stdout
+    /// drains.
+    #[arg(long, default_value_t = DEFAULT_OUTBOX_HIGH_WATER, value_name = "BYTES")]
+    pub outbox_high_water: usize,
+
+    /// Log level on stderr: error, warn, info, debug or trace. RUST_LOG overrides it.
+    #[arg(
+        long,
+        default_value = "warn",
+        value_name = "LEVEL",
+        env = "MIONODE_LOG"
+    )]
+    pub log_level: log::LevelFilter,
+
+    /// Serve Prometheus metrics on http://HOST:PORT/metrics. Port 0 picks a free port; the
+    /// bound address is logged (always, whatever the log level). Off unless given.
+    #[arg(long, value_name = "HOST:PORT", env = "MIONODE_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+
+    /// After init, write a Prometheus file_sd file DIR/<node_id>.json naming the metrics
+    /// address with a `node` label; removed on a clean exit. Turns metrics on, at
+    /// 127.0.0.1:0 unless --metrics-addr says otherwise.
+    #[arg(long, value_name = "DIR", env = "MIONODE_METRICS_SD_DIR")]
+    pub metrics_sd_dir: Option<PathBuf>,
+}
+
+impl RuntimeFlags {
+    /// The node's settings.
+    pub fn config(&self) -> Config {
+        Config {
+            seed: self.seed,
+            max_line_bytes: self.max_line_bytes,
+            outbox_high_water: self.outbox_high_water,
+        }
+    }
+
+    /// Where to serve metrics, if anywhere.
+    fn metrics(&self) -> io::Result<Option<MetricsOptions>> {
+        let addr = match (&self.metrics_addr, &self.metrics_sd_dir) {
+            (Some(addr), _) => addr.as_str(),
+            (None, Some(_)) => DEFAULT_METRICS_ADDR,
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(MetricsOptions {
+            addr: resolve(addr)?,
+            sd_dir: self.metrics_sd_dir.clone(),
+            http: HttpConfig::default(),
+        }))
+    }
+}
+
+/// The command line: the runtime's flags and the app's, side by side.
+#[derive(Debug, clap::Parser)]
+#[command(version, about)]
+pub struct Cli<F: Args> {
+    /// The runtime's flags.
+    #[command(flatten)]
+    pub runtime: RuntimeFlags,
+    /// The app's flags.
+    #[command(flatten)]
+    pub app: F,
+}
+
+/// The first address `addr` (`HOST:PORT`, HOST a name or an IP) resolves to.
+fn resolve(addr: &str) -> io::Result<SocketAddr> {
+    let invalid = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("metrics address {addr:?}: {why}"),
+        )
+    };
+    addr.to_socket_addrs()
+        .map_err(|e| invalid(&e.to_string()))?
+        .next()
+        .ok_or_else(|| invalid("resolves to no address"))
+}
+
+/// Runs app `A` as a Maelstrom node: parses the flags (the runtime's and `A::Flags`), sets
+/// up logging on stderr and, if asked, metrics; then answers stdin on stdout until end of
+/// input, SIGTERM/SIGINT, or a closed stdout. `main` is one line:
+///
+/// ```no_run
+/// # use mionode::{App, NoFlags, Routes};
+/// # struct MyApp;
+/// # impl App for MyApp {
+/// #     type Flags = NoFlags;
+/// #     fn new(_: &NoFlags) -> Self { MyApp }
+/// #     fn routes(_: &mut Routes<Self>) {}
+/// # }
+/// fn main() -> std::process::ExitCode {
+///     mionode::run::<MyApp>()
+/// }
+/// ```
+///
+/// Returns 0 after end of input, a signal or a closed stdout; 1 when setting up or running
+/// the loop fails (logged). Bad flags exit 2 from inside (clap prints why).
+pub fn run<A: App>() -> ExitCode {
+    use clap::CommandFactory;
+    let name = std::env::args()
+        .next()
+        .and_then(|arg0| {
+            std::path::Path::new(&arg0)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "mionode".into());
+    let matches = Cli::<A::Flags>::command().bin_name(name).get_matches();
+    let cli = match Cli::<A::Flags>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    init_logging(cli.runtime.log_level);
+    install_panic_hook();
+    match serve::<A>(&cli) {
+        Ok(exit) => {
+            log::debug!("exiting: {exit:?}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve<A: App>(cli: &Cli<A::Flags>) -> io::Result<Exit> {
+    let options = cli.runtime.metrics()?;
+    // The recorder goes in before the app is built, so the handles it registers are live.
+    let handle = match &options {
+        Some(_) => Some(MetricsService::install_recorder::<A>()?),
+        None => None,
+    };
+    let app = A::new(&cli.app);
+    let mut node = Node::new(app, cli.runtime.config(), Instant::now());
+    let mut metrics = match (options, handle) {
+        (Some(options), Some(handle)) => Some(MetricsService::install(&mut node, options, handle)?),
+        _ => None,
+    };
+    let mut services: Vec<&mut dyn Service<A>> = Vec::new();
+    services.extend(metrics.as_mut().map(|m| m as &mut dyn Service<A>));
+    let exit = event_loop::run(&mut node, &mut services);
+    // Dropping the service removes its discovery file: the node is gone.
+    drop(metrics);
+    exit
+}
+
+fn init_logging(level: log::LevelFilter) {
+    env_logger::Builder::new()
+        .filter_level(level)
+        // Where metrics are served (a port picked at random) is always worth saying.
+        .filter_module("mionode::metrics", level.max(log::LevelFilter::Info))
+        .parse_default_env()
+        .format_timestamp_millis()
+        .target(env_logger::Target::Stderr)
+        .init();
+}
+
+/// Logs a panic through the logger (so it lands in Maelstrom's node log with a timestamp)
+/// before the default hook prints the backtrace.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        log::error!("panic: {info}");
+        default(info);
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NoFlags;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn flags_are_well_formed() {
+        Cli::<NoFlags>::command().debug_assert();
+    }
+
+    #[test]
+    fn flag_defaults_are_the_config_defaults() {
+        let cli = Cli::<NoFlags>::parse_from(["mionode"]);
+        assert_eq!(
+            format!("{:?}", cli.runtime.config()),
+            format!("{:?}", Config::default())
+        );
+    }
+}
