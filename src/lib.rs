@@ -12,16 +12,17 @@
 #![deny(missing_docs)]
 
 pub mod config;
-pub mod harness;
 pub mod context;
 pub mod event_loop;
 mod handlers;
+pub mod harness;
 pub mod message_type;
 pub mod metrics;
 pub mod node;
 pub mod outbox;
 pub mod protocol;
 pub mod rpc;
+pub mod rto;
 pub mod stats;
 pub mod stdio;
 pub mod timer;
