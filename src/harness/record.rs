@@ -78,6 +78,18 @@ pub struct Op {
     /// The error a `fail` or `info` completion carries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<OpError>,
+    /// Why an `info` completion is not a plain timeout or error: the reply broke the
+    /// workload's schema (Jepsen records the client's exception the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
+    /// A final read, made after the quiet period at the end of the run (Jepsen's
+    /// `:final?`): the checkers of broadcast, g-set and the counters look at these.
+    #[serde(default, rename = "final", skip_serializing_if = "is_false")]
+    pub final_read: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One line of [`MESSAGES`]: a message the network carried.
@@ -142,7 +154,10 @@ pub fn read_jsonl<T: for<'de> Deserialize<'de>>(input: impl BufRead) -> io::Resu
             continue;
         }
         let item = serde_json::from_str(&line).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("line {}: {e}", number + 1))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("line {}: {e}", number + 1),
+            )
         })?;
         items.push(item);
     }
@@ -165,6 +180,8 @@ mod tests {
                 f: "echo".into(),
                 value: serde_json::json!("hi"),
                 error: None,
+                exception: None,
+                final_read: false,
             },
             Op {
                 index: 1,
@@ -178,12 +195,17 @@ mod tests {
                     code: 0,
                     text: "timed out".into(),
                 }),
+                exception: None,
+                final_read: true,
             },
         ];
         let mut buf = Vec::new();
         write_jsonl(&mut buf, &ops).unwrap();
         let text = String::from_utf8(buf.clone()).unwrap();
-        assert!(text.starts_with(r#"{"index":0,"time":5,"type":"invoke","#), "{text}");
+        assert!(
+            text.starts_with(r#"{"index":0,"time":5,"type":"invoke","#),
+            "{text}"
+        );
         let back: Vec<Op> = read_jsonl(&buf[..]).unwrap();
         assert_eq!(back, ops);
     }
