@@ -481,7 +481,7 @@ impl Workload {
         match self.config.kind {
             WorkloadKind::Echo => echo::check_chapter(history),
             WorkloadKind::UniqueIds => unique::check(history),
-            WorkloadKind::Broadcast | WorkloadKind::GSet => sets::check(self.config.kind, history),
+            WorkloadKind::Broadcast | WorkloadKind::GSet => sets::check(history),
             WorkloadKind::GCounter | WorkloadKind::PnCounter => counter::check(history),
             WorkloadKind::LinKv => lin_kv::check(history, lin_kv::MAX_STATES),
             WorkloadKind::BatchEcho
