@@ -468,3 +468,116 @@ fn chapter_requests_target_another_node() {
     }
     assert_eq!(seen.len(), 4);
 }
+
+/// A tiny event-driven run of `clients` clients against a service: each request reaches the
+/// service after 0-4 ms and its reply comes back after 0-4 ms more; a request that takes
+/// more than its timeout ends `info` (the service applied it anyway). Returns the history.
+fn run_against(
+    service: crate::harness::service::ServiceKind,
+    clients: usize,
+    ops: usize,
+    seed: u64,
+) -> (Workload, Vec<Op>) {
+    use crate::harness::service::Service;
+    let mut cfg = Config::new(WorkloadKind::LinKv, ids(3));
+    cfg.keys = 2;
+    let mut w = Workload::new(cfg);
+    let mut svc = Service::new(service);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let ms = 1_000_000;
+    // (time, client, stage): stage 0 invoke, 1 apply, 2 reply
+    let mut events: Vec<(u64, usize, u8)> = (0..clients).map(|c| (c as u64, c, 0)).collect();
+    let mut pending: Vec<Option<(Invocation, Value)>> = vec![None; clients];
+    let mut history = Vec::new();
+    let mut started = 0;
+    while let Some(pos) = (0..events.len()).min_by_key(|&i| (events[i].0, events[i].1)) {
+        let (now, c, stage) = events.swap_remove(pos);
+        let process = format!("c{c}");
+        match stage {
+            0 if started < ops => {
+                started += 1;
+                let turn = Turn {
+                    now,
+                    process: &process,
+                    node: c % 3,
+                };
+                let inv = w.invoke(&mut rng, &turn);
+                history.push(inv.op(history.len() as u64, now, &process, "n0"));
+                pending[c] = Some((inv, Value::Null));
+                events.push((now + rng.u64(0..5) * ms, c, 1));
+            }
+            0 => {}
+            1 => {
+                let (inv, _) = pending[c].take().unwrap();
+                let mut body = Value::Object(inv.body.clone());
+                body["msg_id"] = json!(1);
+                let reply = svc.handle(&process, &body, now, &mut rng);
+                pending[c] = Some((inv, reply));
+                // one request in 20 is slow enough to time out
+                let back = if rng.u32(..20) == 0 {
+                    6_000
+                } else {
+                    rng.u64(0..5)
+                };
+                events.push((now + back * ms, c, 2));
+            }
+            _ => {
+                let (inv, reply) = pending[c].take().unwrap();
+                let timed_out = back_too_late(&history, &process, now, inv.timeout);
+                let done = if timed_out {
+                    w.complete(&inv, Reply::Timeout)
+                } else {
+                    w.complete(&inv, Reply::Body(reply.as_object().unwrap()))
+                };
+                history.push(done.op(&inv, history.len() as u64, now, &process, "n0"));
+                events.push((now + rng.u64(0..3) * ms, c, 0));
+            }
+        }
+    }
+    (w, history)
+}
+
+fn back_too_late(history: &[Op], process: &str, now: u64, timeout: u64) -> bool {
+    let invoked = history
+        .iter()
+        .rev()
+        .find(|o| o.process == process)
+        .unwrap()
+        .time;
+    now - invoked > timeout
+}
+
+#[test]
+fn histories_of_maelstroms_lin_kv_are_linearizable() {
+    use crate::harness::service::ServiceKind;
+    for seed in 0..20 {
+        let (w, h) = run_against(ServiceKind::LinKv, 6, 400, seed);
+        assert!(
+            h.iter().any(|o| o.kind == OpType::Info),
+            "some writes time out"
+        );
+        let results = w.results(&h, None);
+        assert_eq!(
+            results.checks["workload"].valid,
+            Valid::True,
+            "seed {seed}: {:?}",
+            results.checks["workload"]
+        );
+        assert_eq!(results.valid(), Valid::True, "seed {seed}");
+    }
+}
+
+#[test]
+fn histories_of_seq_kv_are_caught_not_linearizable() {
+    use crate::harness::service::ServiceKind;
+    let caught = (0..20)
+        .filter(|&seed| {
+            let (w, h) = run_against(ServiceKind::SeqKv, 6, 400, seed);
+            w.check(&h).valid == Valid::False
+        })
+        .count();
+    assert!(
+        caught >= 15,
+        "stale reads of seq-kv caught in {caught} of 20 runs"
+    );
+}
