@@ -581,3 +581,62 @@ fn histories_of_seq_kv_are_caught_not_linearizable() {
         "stale reads of seq-kv caught in {caught} of 20 runs"
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The acceptable sums are exactly the definite sum plus each subset of the
+        /// indeterminate deltas.
+        #[test]
+        fn counter_ranges_are_subset_sums(definite in -20i64..20, maybe in prop::collection::vec(-5i64..5, 0..9)) {
+            let mut set = counter::RangeSet::single(definite);
+            for &d in &maybe {
+                set.maybe_add(d);
+            }
+            let mut sums = std::collections::BTreeSet::new();
+            for mask in 0u32..(1 << maybe.len()) {
+                let s: i64 = (0..maybe.len()).filter(|i| mask >> i & 1 == 1).map(|i| maybe[i]).sum();
+                sums.insert(definite + s);
+            }
+            for x in -80..80 {
+                prop_assert_eq!(set.contains(x), sums.contains(&x), "{}", x);
+            }
+        }
+
+        /// Final reads that hold every acknowledged element pass; one that misses an
+        /// acknowledged element fails.
+        #[test]
+        fn set_full_passes_complete_reads_and_fails_a_missing_element(
+            outcomes in prop::collection::vec(0u8..3, 1..30),
+            seen_maybe in prop::collection::vec(any::<bool>(), 30),
+            victim in any::<prop::sample::Index>(),
+        ) {
+            let mut r = Run::new(WorkloadKind::Broadcast);
+            let mut present = Vec::new();
+            let mut acked = Vec::new();
+            for (x, &o) in outcomes.iter().enumerate() {
+                let b = broadcast(x as u64);
+                match o {
+                    0 => { r.ok("c1", &b, json!({"type": "broadcast_ok"})); acked.push(x); present.push(x); }
+                    1 => { r.op("c1", &b, Reply::Timeout); if seen_maybe[x] { present.push(x); } }
+                    _ => { let e = obj(json!({"type": "error", "in_reply_to": 1, "code": 11})); r.op("c1", &b, Reply::Body(&e)); }
+                }
+            }
+            let read = final_read(&r);
+            r.ok("c2", &read, json!({"type": "read_ok", "messages": present}));
+            let valid = r.check().valid;
+            prop_assert!(valid == Valid::True || (valid == Valid::Unknown && present.is_empty()), "{:?}", r.check().details);
+            if !acked.is_empty() {
+                let gone = acked[victim.index(acked.len())];
+                let fewer: Vec<usize> = present.iter().copied().filter(|&x| x != gone).collect();
+                r.ok("c3", &read, json!({"type": "read_ok", "messages": fewer}));
+                let c = r.check();
+                prop_assert_eq!(c.valid, Valid::False);
+                prop_assert_eq!(&c.details["lost"], &json!([gone]));
+            }
+        }
+    }
+}
