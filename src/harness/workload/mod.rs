@@ -342,6 +342,25 @@ impl Workload {
         op::complete(self.config.kind, inv, reply)
     }
 
+    /// Whether `done` is by itself a wrong answer to `inv`, for the workloads whose checker
+    /// judges each operation alone (echo and the RPC chapter's): the reason, or `None`.
+    /// Always `None` for the others, whose verdict needs the whole history. For a driver
+    /// that reports wrong answers as they come; [`Workload::check`] finds the same ones.
+    pub fn wrong_answer(&self, inv: &Invocation, done: &Completion) -> Option<String> {
+        let per_op = matches!(
+            self.config.kind,
+            WorkloadKind::Echo
+                | WorkloadKind::BatchEcho
+                | WorkloadKind::Proxy
+                | WorkloadKind::Relay
+                | WorkloadKind::Mixed
+        );
+        if !per_op {
+            return None;
+        }
+        echo::wrong_answer(&inv.op(0, 0, "", ""), &done.op(inv, 1, 0, "", ""))
+    }
+
     /// The workload's own checker over `history` (Maelstrom's `:workload` result).
     pub fn check(&self, history: &[Op]) -> Check {
         match self.config.kind {
