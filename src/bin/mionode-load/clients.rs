@@ -85,6 +85,20 @@ pub struct Clients {
     deadlines: VecDeque<(Instant, usize, u64)>,
     busy: usize,
     replaced: usize,
+    /// The clients are stopping: each closes once its slot is idle (a Jepsen worker exits
+    /// when the generator is done and closes its client).
+    exiting: bool,
+    /// Why each closed workload client was closed, by number.
+    closed: HashMap<usize, Closed>,
+}
+
+/// Why a workload client was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// Its request timed out or ended indeterminate; a new client took its slot.
+    Crashed,
+    /// The clients stopped at the time limit, and its slot was idle.
+    Exited,
 }
 
 impl Clients {
@@ -115,6 +129,8 @@ impl Clients {
             deadlines: VecDeque::new(),
             busy: 0,
             replaced: 0,
+            exiting: false,
+            closed: HashMap::new(),
         }
     }
 
@@ -164,12 +180,32 @@ impl Clients {
         self.next_start.filter(|_| !self.idle.is_empty())
     }
 
-    /// Stops starting requests (outstanding ones still end).
+    /// Stops starting requests: idle clients close now, busy ones once their request ends
+    /// (as Jepsen's workers close their clients when they exit).
     pub fn stop(&mut self) {
         self.next_start = None;
         if self.schedule == Schedule::Closed {
             self.schedule = Schedule::Idle;
         }
+        self.exiting = true;
+        for k in 0..self.slots.len() {
+            if self.slots[k].pending.is_none() {
+                self.close(k, Closed::Exited);
+            }
+        }
+    }
+
+    /// Removes slot `k`'s client from the live ones, remembering why.
+    fn close(&mut self, k: usize, why: Closed) {
+        let number = self.slots[k].number;
+        if self.live.remove(&number).is_some() {
+            self.closed.insert(number, why);
+        }
+    }
+
+    /// Why the workload client named `id` was closed, if it was one that was.
+    pub fn closed(&self, id: &str) -> Option<Closed> {
+        self.closed.get(&client_number(id)?).copied()
     }
 
     /// Slot `k` sends its next request to its node, through `net`, into `input` (the node's
@@ -215,8 +251,8 @@ impl Clients {
 
     /// Closes the client in slot `k` and opens a new one with the next free id.
     fn replace(&mut self, k: usize) {
+        self.close(k, Closed::Crashed);
         let slot = &mut self.slots[k];
-        self.live.remove(&slot.number);
         slot.number = self.next_number;
         self.next_number += 1;
         slot.next_msg_id = 1;
@@ -229,6 +265,9 @@ impl Clients {
     /// replaced before the slot's next request (Jepsen's new process).
     pub fn crash(&mut self, k: usize) {
         self.slots[k].crashed = true;
+        if let Some(why) = self.closed.get_mut(&self.slots[k].number) {
+            *why = Closed::Crashed;
+        }
     }
 
     /// The id of the client in slot `k`.
@@ -300,7 +339,10 @@ impl Clients {
     fn end(&mut self, k: usize) -> Option<Pending> {
         let pending = self.slots[k].pending.take()?;
         self.busy -= 1;
-        if self.schedule != Schedule::Closed {
+        if self.exiting {
+            // A crash the caller finds after this end updates the reason (`crash`).
+            self.close(k, Closed::Exited);
+        } else if self.schedule != Schedule::Closed {
             self.idle.push(k);
         }
         if self.deadlines.len() > 2 * self.busy + 1024 {
@@ -403,6 +445,7 @@ mod tests {
         c.send(1, now, &w, &ids, &mut net, &mut input);
         assert_eq!(c.lookup("c3"), None, "the old id is closed");
         assert_eq!(c.lookup("c4"), Some(1));
+        assert_eq!(c.closed("c3"), Some(Closed::Crashed));
         assert_eq!(c.name(1), "c4");
         assert_eq!(c.node_of(1), 1, "same node");
         assert_eq!((c.opened(), c.replaced()), (3, 1));
@@ -412,6 +455,23 @@ mod tests {
             text.contains(r#""msg_id":1"#),
             "a new client counts from 1: {text}"
         );
+    }
+
+    #[test]
+    fn stopping_closes_idle_clients_now_and_busy_ones_when_they_end() {
+        let (w, ids, mut net) = setup();
+        let mut c = Clients::new(2, 2, Schedule::Closed, 1);
+        let now = Instant::now();
+        c.send(0, now, &w, &ids, &mut net, &mut Vec::new());
+        c.stop();
+        assert_eq!(c.lookup("c3"), None, "slot 1 was idle: closed");
+        assert_eq!(c.closed("c3"), Some(Closed::Exited));
+        assert_eq!(c.lookup("c2"), Some(0), "slot 0 waits for its reply");
+        let (k, _) = c.expire(now + CLIENT_TIMEOUT).expect("times out");
+        c.crash(k);
+        assert_eq!(c.lookup("c2"), None);
+        assert_eq!(c.closed("c2"), Some(Closed::Crashed));
+        assert_eq!(c.closed("c9"), None);
     }
 
     #[test]

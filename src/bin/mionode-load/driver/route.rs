@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{Driver, Phase};
 use crate::checker::{check_reply, FailureKind, Outcome};
-use crate::clients::client_number;
+use crate::clients::{client_number, Closed};
 use crate::network::Head;
 use crate::wire;
 
@@ -113,15 +113,18 @@ impl Driver {
     /// Why `dest` is unknown, as precisely as the driver can tell.
     fn unknown_dest_cause(&self, dest: &str) -> String {
         let n = self.plan.ids.len();
-        match client_number(dest) {
-            Some(c) if c < n => format!(
+        match (client_number(dest), self.clients.closed(dest)) {
+            (Some(c), _) if c < n => format!(
                 "the init client of {}, closed once its init was answered",
                 self.plan.ids[c]
             ),
-            Some(c) if c < n + self.clients.opened() => "a client that was closed after its \
-                request timed out or ended indeterminate (Jepsen opens a new client with a \
-                new id; a late reply hits an unknown destination)"
+            (_, Some(Closed::Crashed)) => "a client that was closed after its request timed \
+                out or ended indeterminate (Jepsen opens a new client with a new id; a late \
+                reply hits an unknown destination)"
                 .to_string(),
+            (_, Some(Closed::Exited)) => {
+                "a client that was closed when the clients stopped at the time limit".to_string()
+            }
             _ => "neither a node, a live client nor a service".to_string(),
         }
     }
