@@ -127,7 +127,7 @@ fn create_run_dir(args: &Args) -> Result<PathBuf, String> {
         Some(dir) => store::create_at(dir),
         None => store::create_run(
             Path::new(store::DEFAULT_STORE),
-            &workload,
+            workload,
             SystemTime::now(),
         ),
     };
