@@ -227,7 +227,7 @@ pub struct Invocation {
     pub f: &'static str,
     /// Its value in the history (Maelstrom's `:value` of the invocation).
     pub value: Value,
-    /// The request body without `msg_id`: `type` first, then the workload's fields.
+    /// The request body without `msg_id`: `type` and the workload's fields.
     pub body: Map<String, Value>,
     /// How long the client waits for the reply before it gives up.
     pub timeout: Nanos,
@@ -256,21 +256,20 @@ impl Invocation {
         format!("{}_ok", self.kind())
     }
 
-    /// Writes the body as one JSON object with `msg_id` after `type`.
+    /// Writes the body as one JSON object: `type`, then `msg_id`, then the other fields.
     pub fn write_body(&self, msg_id: u64, out: &mut Vec<u8>) {
-        out.push(b'{');
-        let mut first = true;
-        for (k, v) in &self.body {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
+        out.extend_from_slice(b"{\"type\":");
+        write_json(out, self.kind());
+        out.extend_from_slice(format!(",\"msg_id\":{msg_id}").as_bytes());
+        for (k, v) in self
+            .body
+            .iter()
+            .filter(|(k, _)| *k != "type" && *k != "msg_id")
+        {
+            out.push(b',');
             write_json(out, k);
             out.push(b':');
             write_json(out, v);
-            if k == "type" {
-                out.extend_from_slice(format!(",\"msg_id\":{msg_id}").as_bytes());
-            }
         }
         out.push(b'}');
     }
@@ -482,7 +481,7 @@ impl Workload {
         match self.config.kind {
             WorkloadKind::Echo => echo::check_chapter(history),
             WorkloadKind::UniqueIds => unique::check(history),
-            WorkloadKind::Broadcast | WorkloadKind::GSet => sets::check(self.config.kind, history),
+            WorkloadKind::Broadcast | WorkloadKind::GSet => sets::check(history),
             WorkloadKind::GCounter | WorkloadKind::PnCounter => counter::check(history),
             WorkloadKind::LinKv => lin_kv::check(history, lin_kv::MAX_STATES),
             WorkloadKind::BatchEcho
