@@ -354,3 +354,74 @@ fn net_rate_slows_a_flooding_workload_and_results_stay_correct() {
             > 10.0
     );
 }
+
+/// Runs broadcast against `broadcast_node.py MODE`: topology first, partitions, then the
+/// network healed, a short recovery and one final read per node.
+fn broadcast(mode: &str) -> Run {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/broadcast_node.py");
+    run(&[
+        "--bin",
+        bin.to_str().expect("utf-8 path"),
+        "--workload",
+        "broadcast",
+        "--time-limit",
+        "3",
+        "--rate",
+        "20",
+        "--latency",
+        "5",
+        "--nemesis",
+        "partition",
+        "--nemesis-interval",
+        "0.5",
+        "--recovery",
+        "1",
+        "--",
+        mode,
+    ])
+}
+
+#[test]
+fn broadcast_gets_its_topology_partitions_healed_and_final_reads() {
+    let run = broadcast("gossip");
+    assert_valid(&run, &["broadcast", "read"]);
+    let history = std::fs::read_to_string(run.store().join("history.jsonl")).expect("history");
+    let finals = history
+        .lines()
+        .filter(|l| l.contains(r#""final":true"#))
+        .count();
+    assert_eq!(
+        finals, 6,
+        "an invocation and a completion per node\n{history}"
+    );
+    let messages = std::fs::read_to_string(run.store().join("messages.jsonl")).expect("trace");
+    assert_eq!(
+        messages.matches(r#""type":"topology""#).count(),
+        3,
+        "{messages}"
+    );
+    let periods = run.results["nemesis"].as_array().expect("nemesis");
+    assert!(!periods.is_empty());
+    assert!(
+        periods.iter().all(|p| !p["end"].is_null()),
+        "healed before the final reads"
+    );
+}
+
+#[test]
+fn broadcast_that_never_gossips_loses_values() {
+    let run = broadcast("local");
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let workload = &run.results["checks"]["workload"];
+    assert_eq!(workload["valid"], false, "{}", run.describe());
+    assert!(
+        workload["lost_count"].as_u64().unwrap_or(0) > 0,
+        "{workload}"
+    );
+    assert!(run.stdout.contains("lost ("), "{}", run.describe());
+    assert!(
+        run.stdout.contains("verdict: INVALID: workload"),
+        "{}",
+        run.describe()
+    );
+}

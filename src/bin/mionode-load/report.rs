@@ -535,18 +535,24 @@ fn check_details(name: &str, c: &check::Check, history: &[Op]) -> Vec<String> {
             d.get("without_ok").map_or("?".to_string(), ToString::to_string)
         )];
     }
-    let list = ["errors", "failures", "lost", "duplicates", "anomalies"]
-        .iter()
-        .find_map(|k| d.get(*k).and_then(serde_json::Value::as_array));
-    match list {
-        Some(items) => items
-            .iter()
-            .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
-            .collect(),
-        None => vec![crate::wire::excerpt(
-            serde_json::Value::Object(d.clone()).to_string().as_bytes(),
-        )],
+    // Lists of sentences one per line; other non-empty lists on one line under their name.
+    let mut lines = Vec::new();
+    for (key, value) in d {
+        let Some(items) = value.as_array().filter(|i| !i.is_empty()) else {
+            continue;
+        };
+        if items.iter().all(serde_json::Value::is_string) {
+            lines.extend(items.iter().filter_map(|v| v.as_str().map(str::to_string)));
+        } else {
+            let shown = crate::wire::excerpt(value.to_string().as_bytes());
+            lines.push(format!("{key} ({}): {shown}", items.len()));
+        }
     }
+    if lines.is_empty() {
+        let all = serde_json::Value::Object(d.clone()).to_string();
+        lines.push(crate::wire::excerpt(all.as_bytes()));
+    }
+    lines
 }
 
 /// The report's words for a failure kind, as `results.json` names it.
