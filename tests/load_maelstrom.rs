@@ -65,7 +65,10 @@ fn definite_errors_on_echo_are_wrong_answers() {
     assert_invalid(&run, "workload", "received error 11");
     let echo = &run.results["ops"]["echo"];
     assert!(echo["failed"].as_u64().unwrap_or(0) > 0);
-    assert_eq!(echo["wrong"], echo["failed"], "each definite error is a wrong answer");
+    assert_eq!(
+        echo["wrong"], echo["failed"],
+        "each definite error is a wrong answer"
+    );
     assert_eq!(
         run.results["replaced_clients"], 0,
         "a definite error keeps the client"
