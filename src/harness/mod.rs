@@ -7,5 +7,9 @@
 //!
 //! - [`record`]: what a run records (the history of operations, the messages on the network,
 //!   the nemesis's periods) and the names of the files it is stored in.
+//! - [`views`]: what a run directory shows a person: latency and rate plots, a Lamport
+//!   diagram of the messages, and a page that holds them. The one exception to "no I/O": it
+//!   reads a finished run directory and writes its files beside the records.
 
 pub mod record;
+pub mod views;
