@@ -22,7 +22,9 @@ use clap::{Parser, ValueEnum};
              through them, checks every answer and reports.",
     after_help = "Exit status: 0 when the run is valid, 1 when a check failed (a wrong answer, \
                   a protocol violation, a node that exited early), 2 when the run could not be \
-                  made (bad flags, a binary that does not start, an I/O error)."
+                  made (bad flags, a binary that does not start, an I/O error).\n\n\
+                  `mionode-load serve [STORE] [--port P]` serves a store of runs in a browser \
+                  (see `mionode-load serve --help`)."
 )]
 pub struct Args {
     /// The node binary to run (default: the mionode binary beside this program).

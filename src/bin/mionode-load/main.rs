@@ -37,6 +37,7 @@
 //! and the [`nemesis`]; every reply goes through the [`checker`], and counts into [`stats`];
 //! [`report`] writes `results.json` and the summary. The loop is one thread; its module doc
 //! says why. `main` maps the outcome to an exit status: 0 valid, 1 invalid, 2 could not run.
+//! `mionode-load serve` ([`serve`]) is the other subcommand: the store in a browser.
 
 mod checker;
 mod cli;
@@ -48,6 +49,7 @@ mod network;
 mod process;
 mod progress;
 mod report;
+mod serve;
 mod stats;
 mod store;
 mod wire;
@@ -76,6 +78,10 @@ const EXIT_INVALID: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
+    let mut argv = std::env::args_os();
+    if argv.nth(1).is_some_and(|first| first == serve::SUBCOMMAND) {
+        return serve::main(argv);
+    }
     let args = Args::parse();
     match run(&args) {
         Ok(true) => ExitCode::from(EXIT_VALID),

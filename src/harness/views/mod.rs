@@ -14,6 +14,9 @@
 //! Nemesis periods are shaded on the three plots and on the diagram, so the effect of a
 //! partition shows at a glance.
 //!
+//! For a store of many runs (`store/<workload>/<timestamp>/`), [`runs`] finds them and
+//! [`store_page`] lists them newest first; `mionode-load serve` serves those pages.
+//!
 //! The record files are the only input, so the load driver and the simulator render the same
 //! pages from the same kind of directory. A record file that is missing counts as empty (a run
 //! that recorded no messages still gets its plots); one that does not parse is an error.
@@ -34,12 +37,14 @@ mod latency;
 mod page;
 mod rate;
 mod run;
+mod store;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub use crate::harness::record::{HISTORY, MESSAGES, NEMESIS, NODE_LOGS, RESULTS, SUMMARY};
+pub use store::{listing_page, runs, store_page, StoredRun};
 
 /// File name of the raw latency plot.
 pub const LATENCY_RAW: &str = "latency-raw.svg";

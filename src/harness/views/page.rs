@@ -185,7 +185,7 @@ fn files(html: &mut String, dir: &Path) -> io::Result<()> {
 }
 
 /// A relative path as a link target: each byte outside the URL-safe set percent-encoded.
-fn href(path: &str) -> String {
+pub(super) fn href(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
