@@ -159,17 +159,13 @@ fn read_valid(path: &Path) -> io::Result<Option<bool>> {
 mod tests {
     use super::*;
 
+    /// Through JSON, so that fields the record gains later take their defaults here.
     fn op(index: u64, time: Nanos, kind: OpType, process: &str, f: &str) -> Op {
-        Op {
-            index,
-            time,
-            kind,
-            process: process.into(),
-            node: "n0".into(),
-            f: f.into(),
-            value: serde_json::Value::Null,
-            error: None,
-        }
+        let op = serde_json::json!({
+            "index": index, "time": time, "type": kind, "process": process, "node": "n0",
+            "f": f,
+        });
+        serde_json::from_value(op).unwrap()
     }
 
     #[test]
