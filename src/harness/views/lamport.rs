@@ -101,7 +101,7 @@ pub(super) fn diagram(run: &Run, max: usize) -> Diagram {
 }
 
 fn caption(run: &Run, shown: usize) -> [String; 2] {
-    let total = run.messages.len();
+    let total = run.message_count;
     let which = if shown < total {
         format!("The first {shown} of {total} messages")
     } else {

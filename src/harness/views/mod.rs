@@ -100,12 +100,28 @@ pub struct Rendered {
 /// recorded no operation or no message (the picture says so). Does not guarantee anything
 /// about a directory that is being written to at the same time.
 ///
+/// The records are streamed: memory grows with the number of completed operations (a few
+/// dozen bytes each) and the messages drawn, not with the size of [`MESSAGES`].
+///
 /// # Errors
 ///
 /// A record file that exists but cannot be read or does not parse (the error names the file
-/// and the line), and any error writing the output files.
+/// and the line; a last line cut short by a writer that stopped is skipped), and any error
+/// writing the output files.
+///
+/// # Example
+///
+/// ```no_run
+/// use mionode::harness::views::{render, ViewOptions, INDEX};
+///
+/// let run = std::path::Path::new("store/latest");
+/// let rendered = render(run, &ViewOptions { max_messages: 100, ..ViewOptions::default() })?;
+/// assert!(rendered.messages_drawn <= 100);
+/// assert!(run.join(INDEX).is_file());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn render(run_dir: &Path, options: &ViewOptions) -> io::Result<Rendered> {
-    let run = run::Run::load(run_dir)?;
+    let run = run::Run::load(run_dir, options.max_messages)?;
     let mut files = Vec::new();
     let mut write = |name: &str, text: String| -> io::Result<()> {
         let path = run_dir.join(name);

@@ -134,7 +134,7 @@ fn nemesis(html: &mut String, run: &Run) {
 }
 
 fn diagram(html: &mut String, run: &Run, drawn: usize) {
-    let total = run.messages.len();
+    let total = run.message_count;
     let which = if drawn < total {
         format!("the first {drawn} of {total} messages")
     } else {
