@@ -12,10 +12,10 @@
 #![deny(missing_docs)]
 
 pub mod config;
-pub mod harness;
 pub mod context;
 pub mod event_loop;
 mod handlers;
+pub mod harness;
 pub mod message_type;
 pub mod metrics;
 pub mod node;

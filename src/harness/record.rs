@@ -142,7 +142,10 @@ pub fn read_jsonl<T: for<'de> Deserialize<'de>>(input: impl BufRead) -> io::Resu
             continue;
         }
         let item = serde_json::from_str(&line).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("line {}: {e}", number + 1))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("line {}: {e}", number + 1),
+            )
         })?;
         items.push(item);
     }
@@ -183,7 +186,10 @@ mod tests {
         let mut buf = Vec::new();
         write_jsonl(&mut buf, &ops).unwrap();
         let text = String::from_utf8(buf.clone()).unwrap();
-        assert!(text.starts_with(r#"{"index":0,"time":5,"type":"invoke","#), "{text}");
+        assert!(
+            text.starts_with(r#"{"index":0,"time":5,"type":"invoke","#),
+            "{text}"
+        );
         let back: Vec<Op> = read_jsonl(&buf[..]).unwrap();
         assert_eq!(back, ops);
     }
