@@ -38,6 +38,7 @@ mod page;
 mod rate;
 mod run;
 mod store;
+mod verdict;
 
 use std::fs;
 use std::io;
@@ -45,6 +46,7 @@ use std::path::{Path, PathBuf};
 
 pub use crate::harness::record::{HISTORY, MESSAGES, NEMESIS, NODE_LOGS, RESULTS, SUMMARY};
 pub use store::{listing_page, runs, store_page, StoredRun};
+pub use verdict::Verdict;
 
 /// File name of the raw latency plot.
 pub const LATENCY_RAW: &str = "latency-raw.svg";

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use super::named;
+use super::{named, Verdict};
 use crate::harness::record::{
     MessageEvent, Nanos, NemesisPeriod, Op, OpType, HISTORY, MESSAGES, NEMESIS, RESULTS, SUMMARY,
 };
@@ -49,7 +49,7 @@ impl Completed {
 }
 
 /// What a run directory holds, as far as the views need it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Run {
     pub(super) completed: Vec<Completed>,
     /// Invocations that never completed (the run ended first).
@@ -63,8 +63,23 @@ pub(super) struct Run {
     pub(super) end: Nanos,
     /// The contents of [`SUMMARY`], if there is one.
     pub(super) summary: Option<String>,
-    /// `valid` from [`RESULTS`], if it has one.
-    pub(super) valid: Option<bool>,
+    /// What [`RESULTS`] says.
+    pub(super) verdict: Verdict,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Run {
+            completed: Vec::new(),
+            pending: 0,
+            messages: Vec::new(),
+            message_count: 0,
+            nemesis: Vec::new(),
+            end: 0,
+            summary: None,
+            verdict: Verdict::Missing,
+        }
+    }
 }
 
 impl Run {
@@ -93,7 +108,7 @@ impl Run {
             run.nemesis.push(p);
         })?;
         run.summary = read_optional(&dir.join(SUMMARY))?;
-        run.valid = read_valid(&dir.join(RESULTS))?;
+        run.verdict = Verdict::read(&dir.join(RESULTS))?;
         Ok(run)
     }
 }
@@ -168,16 +183,6 @@ fn read_optional(path: &Path) -> io::Result<Option<String>> {
     }
 }
 
-/// The `valid` field of the results; a results file that is not JSON, or has no boolean
-/// `valid`, gives `None`: the page then shows the summary alone.
-fn read_valid(path: &Path) -> io::Result<Option<bool>> {
-    let Some(text) = read_optional(path)? else {
-        return Ok(None);
-    };
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    Ok(value.get("valid").and_then(|v| v.as_bool()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,7 +246,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = Run::load(dir.path(), 10).unwrap();
         assert!(run.completed.is_empty() && run.messages.is_empty());
-        assert_eq!((run.end, run.valid, run.summary), (0, None, None));
+        assert_eq!(
+            (run.end, run.verdict, run.summary),
+            (0, Verdict::Missing, None)
+        );
     }
 
     #[test]

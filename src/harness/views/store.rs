@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use super::escape::xml;
 use super::page::href;
-use super::{named, HISTORY, INDEX, RESULTS};
+use super::{named, Verdict, HISTORY, INDEX, RESULTS};
 
 /// How deep under the store runs are looked for: `store/<workload>/<timestamp>/` is two.
 const MAX_DEPTH: usize = 3;
@@ -18,8 +18,8 @@ const MAX_DEPTH: usize = 3;
 pub struct StoredRun {
     /// Its directory, relative to the store, with `/` between components (`echo/20261202T...`).
     pub path: String,
-    /// `valid` from its results, if it has any.
-    pub valid: Option<bool>,
+    /// What its results say.
+    pub verdict: Verdict,
     /// Whether it has a page ([`INDEX`]).
     pub has_page: bool,
     modified: Option<SystemTime>,
@@ -77,17 +77,14 @@ fn stored_run(store: &Path, dir: &Path) -> StoredRun {
         .map(|c| c.to_string_lossy())
         .collect::<Vec<_>>()
         .join("/");
-    let results = fs::read_to_string(dir.join(RESULTS)).ok();
-    let valid = results
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|v| v.get("valid").and_then(|v| v.as_bool()));
+    let verdict = Verdict::read(&dir.join(RESULTS)).unwrap_or(Verdict::Missing);
     let modified = fs::metadata(dir.join(RESULTS))
         .or_else(|_| fs::metadata(dir))
         .and_then(|m| m.modified())
         .ok();
     StoredRun {
         path,
-        valid,
+        verdict,
         has_page: dir.join(INDEX).is_file(),
         modified,
     }
@@ -97,7 +94,8 @@ const STYLE: &str =
     "body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 960px; \
 padding: 0 1em; color: #222; } table { border-collapse: collapse; } td, th { padding: 0.25em 1em; \
 text-align: left; border-bottom: 1px solid #eee; } .valid { color: #2a8a3a; font-weight: bold; } \
-.invalid { color: #c62828; font-weight: bold; } a { color: #1f5fa8; }";
+.invalid { color: #c62828; font-weight: bold; } .unknown { color: #d97706; font-weight: bold; } \
+.missing { color: #777; } a { color: #1f5fa8; }";
 
 fn head(html: &mut String, title: &str) {
     let _ = write!(
@@ -126,11 +124,7 @@ pub fn store_page(store: &Path) -> io::Result<String> {
     );
     html.push_str("<table>\n<tr><th>run</th><th>verdict</th><th></th></tr>\n");
     for run in &runs {
-        let (class, word) = match run.valid {
-            Some(true) => ("valid", "valid"),
-            Some(false) => ("invalid", "INVALID"),
-            None => ("", "unknown"),
-        };
+        let (class, word) = (run.verdict.class(), run.verdict.word());
         let page = if run.has_page { INDEX } else { "" };
         let _ = writeln!(
             html,
@@ -207,15 +201,15 @@ mod tests {
         let mut found: Vec<_> = runs(store)
             .unwrap()
             .into_iter()
-            .map(|r| (r.path, r.valid))
+            .map(|r| (r.path, r.verdict))
             .collect();
-        found.sort();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
             found,
             [
-                ("20261202T090000.000Z".to_string(), Some(false)),
-                ("echo/20261202T100000.000Z".to_string(), Some(true)),
-                ("echo/20261202T110000.000Z".to_string(), Some(true)),
+                ("20261202T090000.000Z".to_string(), Verdict::Invalid),
+                ("echo/20261202T100000.000Z".to_string(), Verdict::Valid),
+                ("echo/20261202T110000.000Z".to_string(), Verdict::Valid),
             ]
         );
         let html = store_page(store).unwrap();
