@@ -125,6 +125,12 @@ pub struct Args {
     #[arg(long, value_name = "A", value_parser = parse_availability)]
     pub availability: Option<f64>,
 
+    /// The longest input line the node accepts, in bytes (default: mionode's 8 MiB): a
+    /// request longer than that is counted, and its timeout named in the report, since a
+    /// node discards such a line and the client only sees silence.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub node_max_line: usize,
+
     /// Not in Maelstrom: deliver the bytes a node wrote (with `id` spliced in) instead of
     /// re-encoding every message with shuffled keys; only to measure the driver's throughput.
     #[arg(long)]

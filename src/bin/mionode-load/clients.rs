@@ -44,6 +44,8 @@ pub struct Pending {
     pub inv: Invocation,
     /// When the request was queued for the node.
     pub sent_at: Instant,
+    /// The length of the request's line, in bytes.
+    pub bytes: usize,
 }
 
 /// One slot: the client it holds now, and the slot's request generator.
@@ -269,12 +271,15 @@ impl Clients {
             in_reply_to: None,
         };
         let ends = (name.as_str(), node_ids[slot.node].as_str());
+        let before = input.len();
         net.client_to_node(now, ends, head, input, |out| inv.write_body(msg_id, out));
+        let bytes = input.len().saturating_sub(before + 1);
         let deadline = now + Duration::from_nanos(inv.timeout);
         slot.pending = Some(Pending {
             msg_id,
             inv,
             sent_at: now,
+            bytes,
         });
         self.busy += 1;
         self.idle.retain(|&i| i != k);

@@ -152,11 +152,7 @@ fn create_run_dir(args: &Args) -> Result<PathBuf, String> {
     let workload = args.workload.name();
     let made = match &args.store {
         Some(dir) => store::create_at(dir),
-        None => store::create_run(
-            Path::new(store::DEFAULT_STORE),
-            workload,
-            SystemTime::now(),
-        ),
+        None => store::create_run(Path::new(store::DEFAULT_STORE), workload, SystemTime::now()),
     };
     let dir = made.map_err(|e| format!("cannot create the run directory: {e}"))?;
     std::fs::canonicalize(&dir).map_err(|e| format!("{}: {e}", dir.display()))
@@ -248,6 +244,7 @@ fn drive(
         recovery: args.recovery,
         close_stdin: args.close_stdin,
         trace_cap: TRACE_CAP,
+        node_max_line: args.node_max_line,
     };
     let driver = Driver::start(plan, net, (clients, workload), nemesis, progress, seed)
         .map_err(|e| format!("cannot start the nodes: {e}"))?;
@@ -302,6 +299,7 @@ fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
         close_stdin: args.close_stdin,
         reencode: !args.no_reencode,
         availability: args.availability,
+        node_max_line: args.node_max_line,
     }
 }
 

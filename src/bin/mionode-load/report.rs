@@ -76,6 +76,8 @@ pub struct Config {
     pub close_stdin: bool,
     /// Messages re-encoded with shuffled keys (off with `--no-reencode`).
     pub reencode: bool,
+    /// `--node-max-line`, bytes.
+    pub node_max_line: usize,
 }
 
 /// Latency quantiles in milliseconds.
@@ -187,6 +189,10 @@ pub struct Results {
     pub replaced_clients: usize,
     /// Replies skipped by clients (to an earlier request, or answering nothing).
     pub ignored_replies: u64,
+    /// Requests longer than the node's line limit (`--node-max-line`).
+    pub oversized_requests: u64,
+    /// Of those, the ones that timed out.
+    pub oversized_timed_out: u64,
     /// Operations in history.jsonl (invocations and completions).
     pub history_ops: usize,
     /// Why history.jsonl is incomplete, if writing it failed.
@@ -233,6 +239,8 @@ impl Results {
             clients: record.clients,
             replaced_clients: record.replaced_clients,
             ignored_replies: record.stats.ignored_replies,
+            oversized_requests: record.stats.oversized,
+            oversized_timed_out: record.stats.oversized_timed_out,
             history_ops: record.history.len(),
             history_error: record.history_error,
             nemesis: record.nemesis,
@@ -428,6 +436,14 @@ fn net_lines(out: &mut String, r: &Results) {
             out,
             "net-rate: longest queue wait {:.1} ms",
             n.max_queue_wait_ms
+        );
+    }
+    if r.oversized_requests > 0 {
+        let _ = writeln!(
+            out,
+            "line limit: {} request(s) longer than the node's limit of {} bytes \
+             (--node-max-line), {} of them timed out: a node discards such a line unanswered",
+            r.oversized_requests, r.config.node_max_line, r.oversized_timed_out
         );
     }
     if !r.nemesis.is_empty() {

@@ -63,6 +63,10 @@ pub struct Stats {
     /// Lines a node wrote after a protocol violation: lost, as Maelstrom's reader for that
     /// node has stopped.
     pub lost_after_violation: u64,
+    /// Requests whose line was longer than the node's line limit (`--node-max-line`).
+    pub oversized: u64,
+    /// Of those, the ones that timed out (most likely discarded by the node).
+    pub oversized_timed_out: u64,
 }
 
 impl Stats {

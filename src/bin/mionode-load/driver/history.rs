@@ -17,11 +17,15 @@ impl Driver {
         now.saturating_duration_since(self.origin).as_nanos() as Nanos
     }
 
-    /// Records the invocation slot `k` just sent.
+    /// Records the invocation slot `k` just sent (and counts it if its line is longer than
+    /// the node's line limit).
     pub(super) fn invoked(&mut self, k: usize, now: Instant) {
         let Some(pending) = self.clients.pending(k) else {
             return;
         };
+        if pending.bytes > self.plan.node_max_line {
+            self.stats.oversized += 1;
+        }
         let node = &self.plan.ids[self.clients.node_of(k)];
         let op = pending
             .inv
@@ -57,6 +61,9 @@ impl Driver {
 
     /// Counts and records a request slot `k` gave up on.
     pub(super) fn timed_out(&mut self, k: usize, pending: Pending, now: Instant) {
+        if pending.bytes > self.plan.node_max_line {
+            self.stats.oversized_timed_out += 1;
+        }
         let done = self.workload.complete(&pending.inv, Reply::Timeout);
         self.completed(k, &pending, &done, now, true);
     }

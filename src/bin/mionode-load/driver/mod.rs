@@ -91,6 +91,9 @@ pub struct Plan {
     pub close_stdin: bool,
     /// How many messages the trace keeps (the first ones).
     pub trace_cap: usize,
+    /// The longest input line the node accepts (`--node-max-line`): longer requests are
+    /// counted and named in the report.
+    pub node_max_line: usize,
 }
 
 /// Per-node state the loop keeps besides the process.

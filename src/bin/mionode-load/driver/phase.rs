@@ -57,8 +57,8 @@ impl Driver {
     fn advance_init(&mut self, now: Instant, until: Instant) {
         if self.nodes.iter().all(|n| n.initialized) {
             self.send_setup(now);
-        } else if self.nodes.iter().any(|n| n.gone) {
-            // A node crashed during setup (already reported): Maelstrom gives up too.
+        } else if self.nodes.iter().all(|n| n.initialized || n.gone) {
+            // Every node answered or crashed (reported); with a crash Maelstrom gives up.
             self.phase = Phase::Done;
         } else if now >= until {
             for i in 0..self.nodes.len() {
