@@ -1,6 +1,6 @@
 //! A real `mionode-load` run with partitions draws its views: the three plots shade every
-//! nemesis period it recorded, the diagram draws the first `--diagram-messages` messages, the
-//! page links resolve, and the driver says where the page is.
+//! nemesis period it recorded, the diagram draws the first `--diagram-messages` messages, and
+//! the page links resolve.
 
 mod load_support;
 
@@ -42,12 +42,8 @@ fn a_load_run_with_partitions_draws_its_views() {
         "150",
     ]);
     let dir = run.store();
-    assert!(
-        run.stdout
-            .contains(&format!("views: {}", dir.join(views::INDEX).display())),
-        "{}",
-        run.describe()
-    );
+    assert!(dir.join(views::INDEX).is_file(), "{}", run.describe());
+    assert!(!run.stderr.contains("cannot draw"), "{}", run.describe());
     let periods = read(&dir, views::NEMESIS).lines().count();
     assert!(periods >= 1, "no partition in 3 s\n{}", run.describe());
     for name in [views::LATENCY_RAW, views::LATENCY_QUANTILES, views::RATE] {

@@ -123,27 +123,22 @@ fn run(args: &Args) -> Result<bool, String> {
     let record = drive(args, &bin, &ids, seed, &run_dir)?;
     let results = Results::new(config, record, run_dir.display().to_string());
     write_run(&run_dir, &results)?;
-    print(&results.summary);
     draw_run(&run_dir, args);
+    print(&results.summary);
     Ok(results.valid.is_true())
 }
 
-/// Draws the run's plots, Lamport diagram and page from the records just written, and says
-/// where the page is. A failure to draw costs the pictures, not the verdict: it is reported
-/// on stderr and the exit status stays the verdict's.
+/// Draws the run's plots, Lamport diagram and page (`index.html` beside `results.json`) from
+/// the records just written, before the summary is printed, so that the page is there when
+/// the verdict shows. A failure to draw costs the pictures, not the verdict: it is reported
+/// on stderr and the exit status stays the verdict's. Stdout stays the summary alone.
 fn draw_run(run_dir: &Path, args: &Args) {
     let options = ViewOptions {
         max_messages: args.diagram_messages,
         ..ViewOptions::default()
     };
-    match views::render(run_dir, &options) {
-        Ok(_) => print(&format!(
-            "views: {} (mionode-load serve to browse the store)\n",
-            run_dir.join(views::INDEX).display()
-        )),
-        Err(e) => {
-            let _ = writeln!(io::stderr(), "mionode-load: cannot draw the run: {e}");
-        }
+    if let Err(e) = views::render(run_dir, &options) {
+        let _ = writeln!(io::stderr(), "mionode-load: cannot draw the run: {e}");
     }
 }
 
