@@ -47,7 +47,14 @@ fn late_reply_after_the_client_timeout_kills_the_node_output_and_names_the_cause
 #[test]
 fn silent_node_is_invalid_by_jepsens_stats_check() {
     let run = echo("silent", &["--time-limit", "1", "--grace", "1"]);
-    assert_invalid(&run, "stats", "[\"echo\"]");
+    assert_invalid(&run, "stats", "echo");
+    let stats = &run.results["checks"]["stats"];
+    assert_eq!(stats["without_ok"], serde_json::json!(["echo"]), "{stats}");
+    assert!(
+        run.stdout.contains(r#"no ok for ["echo"]"#),
+        "{}",
+        run.describe()
+    );
     assert_eq!(run.results["checks"]["nodes"]["valid"], true);
     assert_eq!(run.results["ops"]["echo"]["ok"], 0);
 }
@@ -89,6 +96,9 @@ fn maelstrom_leniencies_are_not_failures() {
             .unwrap_or(0)
             > 0
     );
+    // A source that is another node's id is accepted (and routed as from that node).
+    let run = echo("other-src", &["--time-limit", "1"]);
+    assert_valid(&run, &["echo"]);
     // Extra fields in init_ok and in error bodies are not schema-checked by Maelstrom (an
     // error 11 is still a wrong answer for echo: tested with the rate high enough that
     // every fifth echo is one).
@@ -101,6 +111,17 @@ fn maelstrom_leniencies_are_not_failures() {
     );
     assert_eq!(run.results["checks"]["exceptions"]["valid"], true);
     assert!(run.results["checks"]["exceptions"]["exceptions"].is_null());
+}
+
+#[test]
+fn a_source_the_network_does_not_know_mutes_the_node() {
+    let run = echo("unknown-src", &["--time-limit", "1"]);
+    assert_invalid(&run, "nodes", "src \"n99\", which is neither a node");
+    let failures = run.results["failures"].as_array().expect("failures");
+    assert!(
+        failures.iter().all(|f| f["kind"] == "wrong-source"),
+        "{failures:?}"
+    );
 }
 
 #[test]
@@ -352,5 +373,76 @@ fn net_rate_slows_a_flooding_workload_and_results_stay_correct() {
             .as_f64()
             .unwrap_or(0.0)
             > 10.0
+    );
+}
+
+/// Runs broadcast against `broadcast_node.py MODE`: topology first, partitions, then the
+/// network healed, a short recovery and one final read per node.
+fn broadcast(mode: &str) -> Run {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/broadcast_node.py");
+    run(&[
+        "--bin",
+        bin.to_str().expect("utf-8 path"),
+        "--workload",
+        "broadcast",
+        "--time-limit",
+        "3",
+        "--rate",
+        "20",
+        "--latency",
+        "5",
+        "--nemesis",
+        "partition",
+        "--nemesis-interval",
+        "0.5",
+        "--recovery",
+        "1",
+        "--",
+        mode,
+    ])
+}
+
+#[test]
+fn broadcast_gets_its_topology_partitions_healed_and_final_reads() {
+    let run = broadcast("gossip");
+    assert_valid(&run, &["broadcast", "read"]);
+    let history = std::fs::read_to_string(run.store().join("history.jsonl")).expect("history");
+    let finals = history
+        .lines()
+        .filter(|l| l.contains(r#""final":true"#))
+        .count();
+    assert_eq!(
+        finals, 6,
+        "an invocation and a completion per node\n{history}"
+    );
+    let messages = std::fs::read_to_string(run.store().join("messages.jsonl")).expect("trace");
+    assert_eq!(
+        messages.matches(r#""type":"topology""#).count(),
+        3,
+        "{messages}"
+    );
+    let periods = run.results["nemesis"].as_array().expect("nemesis");
+    assert!(!periods.is_empty());
+    assert!(
+        periods.iter().all(|p| !p["end"].is_null()),
+        "healed before the final reads"
+    );
+}
+
+#[test]
+fn broadcast_that_never_gossips_loses_values() {
+    let run = broadcast("local");
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let workload = &run.results["checks"]["workload"];
+    assert_eq!(workload["valid"], false, "{}", run.describe());
+    assert!(
+        workload["lost_count"].as_u64().unwrap_or(0) > 0,
+        "{workload}"
+    );
+    assert!(run.stdout.contains("lost ("), "{}", run.describe());
+    assert!(
+        run.stdout.contains("verdict: INVALID: workload"),
+        "{}",
+        run.describe()
     );
 }

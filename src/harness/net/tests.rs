@@ -144,3 +144,17 @@ proptest! {
         prop_assert_eq!(back, msg);
     }
 }
+
+#[test]
+fn integer_spellings_are_normalised_as_jackson_reads_them() {
+    let mut rng = fastrand::Rng::with_seed(1);
+    let out = |s: &str, rng: &mut fastrand::Rng| {
+        String::from_utf8(reencode_line(s.as_bytes(), rng).unwrap()).unwrap()
+    };
+    assert_eq!(
+        out("[1E2, 1.50, 2e-5, 18446744073709551615, -7]", &mut rng),
+        "[100.0,1.5,2.0E-5,18446744073709551615,-7]"
+    );
+    // The one known difference: serde_json reads `-0` as the double -0.0; Jackson as the long 0.
+    assert_eq!(out("[-0]", &mut rng), "[-0.0]");
+}

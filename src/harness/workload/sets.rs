@@ -65,6 +65,60 @@ struct Element {
     last_absent: Option<At>,
 }
 
+/// An element's identity: integers (what the workloads add) without formatting them, any
+/// other value by its JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Unsigned(u64),
+    Signed(i64),
+    Text(String),
+}
+
+impl Key {
+    fn of(v: &Value) -> Key {
+        match (v.as_u64(), v.as_i64()) {
+            (Some(u), _) => Key::Unsigned(u),
+            (None, Some(i)) => Key::Signed(i),
+            _ => Key::Text(v.to_string()),
+        }
+    }
+}
+
+/// Below this, an unsigned element is looked up by position, not by hash (the workloads add
+/// 0, 1, 2, ...: a final read of every element is a pass over an array).
+const DENSE_LIMIT: u64 = 1 << 24;
+
+/// Element positions by identity.
+#[derive(Debug, Default)]
+struct Index {
+    dense: Vec<Option<usize>>,
+    other: HashMap<Key, usize>,
+}
+
+impl Index {
+    fn get(&self, v: &Value) -> Option<usize> {
+        match v.as_u64() {
+            Some(u) if u < DENSE_LIMIT => self.dense.get(u as usize).copied().flatten(),
+            _ => self.other.get(&Key::of(v)).copied(),
+        }
+    }
+
+    fn insert(&mut self, v: &Value, i: usize) {
+        match v.as_u64() {
+            Some(u) if u < DENSE_LIMIT => {
+                let u = u as usize;
+                if self.dense.len() <= u {
+                    self.dense.resize(u + 1, None);
+                }
+                self.dense[u] = Some(i);
+            }
+            _ => {
+                self.other.insert(Key::of(v), i);
+            }
+        }
+    }
+}
+
 fn later(slot: &mut Option<At>, at: At) {
     if slot.is_none_or(|s| s.index < at.index) {
         *slot = Some(at);
@@ -128,7 +182,7 @@ pub(super) fn check(history: &[Op]) -> Check {
 /// Each added element's timeline, in the order they were first invoked.
 fn timelines(history: &[Op]) -> Vec<Element> {
     let mut elements: Vec<Element> = Vec::new();
-    let mut by_value: HashMap<String, usize> = HashMap::new();
+    let mut by_value = Index::default();
     let mut open_reads: HashMap<&str, At> = HashMap::new();
     for op in history {
         match (op.f.as_str(), op.kind) {
@@ -139,16 +193,16 @@ fn timelines(history: &[Op]) -> Vec<Element> {
                     last_present: None,
                     last_absent: None,
                 };
-                match by_value.get(&op.value.to_string()) {
-                    Some(&i) => elements[i] = fresh,
+                match by_value.get(&op.value) {
+                    Some(i) => elements[i] = fresh,
                     None => {
-                        by_value.insert(op.value.to_string(), elements.len());
+                        by_value.insert(&op.value, elements.len());
                         elements.push(fresh);
                     }
                 }
             }
             ("add" | "broadcast", OpType::Ok) => {
-                if let Some(&i) = by_value.get(&op.value.to_string()) {
+                if let Some(i) = by_value.get(&op.value) {
                     let e = &mut elements[i];
                     e.known = e.known.or(Some(At::of(op)));
                 }
@@ -171,10 +225,10 @@ fn timelines(history: &[Op]) -> Vec<Element> {
     elements
 }
 
-fn read(elements: &mut [Element], by_value: &HashMap<String, usize>, inv: At, op: &Op) {
+fn read(elements: &mut [Element], by_value: &Index, inv: At, op: &Op) {
     let mut present = vec![false; elements.len()];
     for v in op.value.as_array().map_or(&[][..], |a| a.as_slice()) {
-        if let Some(&i) = by_value.get(&v.to_string()) {
+        if let Some(i) = by_value.get(v) {
             present[i] = true;
         }
     }
