@@ -3,12 +3,15 @@
 //!
 //! Nothing here reads a clock or a random source: time comes in as [`record::Nanos`] since
 //! the start of the run, randomness from a generator the driver seeds. That is what lets the
-//! simulator replay a seed byte for byte. Only [`store`] does I/O, and only to files the
-//! driver names.
+//! simulator replay a seed byte for byte. Only [`store`] and [`views`] do I/O, and only to
+//! files the driver names.
 //!
 //! - [`record`]: what a run records (the history of operations, the messages on the network,
 //!   the nemesis's periods) and the names of the files it is stored in.
 //! - [`store`]: where a run's files go (`store/<workload>/<timestamp>/`, `store/latest`).
+//! - [`views`]: what a run directory shows a person: latency and rate plots, a Lamport
+//!   diagram of the messages, and a page that holds them, read from the records of a
+//!   finished run and written beside them.
 //! - [`workload`]: Maelstrom's workloads (and the RPC chapter's): the requests clients make,
 //!   how a reply becomes a history entry, the final reads, each workload's checker.
 //! - [`check`]: verdicts as Maelstrom gives them: named checks, each valid, invalid or
@@ -25,4 +28,5 @@ pub mod net;
 pub mod record;
 pub mod service;
 pub mod store;
+pub mod views;
 pub mod workload;
