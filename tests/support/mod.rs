@@ -1,6 +1,7 @@
 //! Helpers for black-box tests: run the `mionode` binary the way Maelstrom does.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod metrics;
 
 use std::io::{BufRead, BufReader, Read, Write};
