@@ -25,14 +25,17 @@ use serde_json::json;
 const GOSSIP_EVERY: Duration = Duration::from_millis(100);
 /// How long a `gossip` RPC waits for its `gossip_ok`; then the values go again.
 const GOSSIP_TIMEOUT: Duration = Duration::from_millis(500);
+/// The app's own metric, beside the runtime's.
+const GOSSIPED: &str = "broadcast_values_gossiped_total";
 /// At most this many values per `gossip` message, to keep lines short after a long partition.
 const MAX_BATCH: usize = 1000;
 
 /// The values seen, and what each neighbour still lacks.
-#[derive(Default)]
 struct Broadcast {
     seen: BTreeSet<i64>,
     neighbours: BTreeMap<String, Neighbour>,
+    /// Values sent in `gossip` messages, served on `/metrics` with `--metrics-addr`.
+    gossiped: metrics::Counter,
 }
 
 /// What a neighbour has not acknowledged, and whether a `gossip` to it awaits its answer.
@@ -137,6 +140,7 @@ fn tick(app: &mut Broadcast, ctx: &mut Context<Broadcast>) {
         let body = json!({"type": "gossip", "messages": batch});
         let peer = id.clone();
         n.in_flight = true;
+        app.gossiped.increment(batch.len() as u64);
         ctx.rpc(
             id,
             &body,
@@ -161,7 +165,12 @@ impl App for Broadcast {
     type Flags = NoFlags;
 
     fn new(_: &NoFlags) -> Self {
-        Broadcast::default()
+        metrics::describe_counter!(GOSSIPED, "Values sent to neighbours in gossip messages.");
+        Broadcast {
+            seen: BTreeSet::new(),
+            neighbours: BTreeMap::new(),
+            gossiped: metrics::counter!(GOSSIPED),
+        }
     }
 
     fn routes(routes: &mut Routes<Self>) {
