@@ -15,12 +15,13 @@
 //! new (random, to the key [`SYNC_KEY`]), then reads: it sees every add acknowledged before
 //! the read began, on every node. Both `read` and the `cas` loop read that way.
 //!
-//! Answers: a timed-out `cas` may or may not have happened, so the add answers the client
-//! with that timeout (indefinite, code 0) and never retries it (a retry could count the delta
-//! twice). Requests that change nothing the client can see (the write to [`SYNC_KEY`], reads)
+//! Answers: a timed-out `cas` may or may not have happened, and after it the loop could not
+//! tell its own success from a lost race (a `cas` from the new total would count the delta
+//! twice), so the add answers the client with that timeout (indefinite, code 0). Requests that change nothing the client can see (the write to [`SYNC_KEY`], reads)
 //! are retried when lost. Any other failure before a `cas` succeeded means the add did not
-//! happen: error 11. Every answer comes within [`BUDGET`] plus one [`TIMEOUT`], well inside
-//! the client's 5 s. Partitions between nodes change nothing: nodes only talk to `seq-kv`.
+//! happen: error 11. No request starts after [`BUDGET`], so every answer comes within
+//! [`BUDGET`] plus one [`TIMEOUT`], well inside the client's 5 s. Partitions between nodes
+//! change nothing: nodes only talk to `seq-kv`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -32,7 +33,8 @@ use serde_json::json;
 
 /// Deadline of every `seq-kv` request.
 const TIMEOUT: Duration = Duration::from_millis(1000);
-/// No request to `seq-kv` for a client's operation starts this long after it came.
+/// No request to `seq-kv` for a client's operation starts this long after the operation came,
+/// so every answer comes within `BUDGET + TIMEOUT`, 3.5 s: inside the client's 5 s.
 const BUDGET: Duration = Duration::from_millis(2500);
 /// The key fresh reads write to first.
 const SYNC_KEY: &str = "sync";
@@ -67,43 +69,60 @@ struct Add {
     delta: u64,
 }
 
-/// What runs once a step that may be retried has its result.
+/// What runs once a step of an operation has its result.
 type Then<T> = Box<dyn FnOnce(&mut Counter, &mut Context<Counter>, Result<T, KvError>)>;
 
-/// Whether `result` is a timeout that leaves time for another try.
-fn retry<T>(ctx: &Context<Counter>, result: &Result<T, KvError>, deadline: Instant) -> bool {
+/// Whether `result` says a request was lost: then it is sent again.
+fn lost<T>(result: &Result<T, KvError>) -> bool {
     matches!(result, Err(KvError::Other(e)) if e.code() == ErrorCode::Timeout)
-        && ctx.now() < deadline
+}
+
+/// What a step that would start after its operation's deadline gets instead.
+fn too_late() -> KvError {
+    KvError::Other(Error::unavailable("out of time"))
+}
+
+fn unavailable(e: KvError) -> Error {
+    Error::unavailable(format!("seq-kv: {e}"))
 }
 
 /// Moves this node's view of `seq-kv` up to its newest state (a write of a value certainly
-/// new), retrying lost requests until `deadline`.
-fn fresh(ctx: &mut Context<Counter>, deadline: Instant, then: Then<()>) {
+/// new), sending again what is lost; no request starts after `deadline`.
+fn fresh(app: &mut Counter, ctx: &mut Context<Counter>, deadline: Instant, then: Then<()>) {
+    if ctx.now() >= deadline {
+        return then(app, ctx, Err(too_late()));
+    }
     let unique = (ctx.node_id().to_owned(), ctx.rng().u64(..));
     Kv::SEQ.write(ctx, SYNC_KEY, unique, TIMEOUT, move |app, ctx, result| {
-        if retry(ctx, &result, deadline) {
-            return fresh(ctx, deadline, then);
+        if lost(&result) {
+            return fresh(app, ctx, deadline, then);
         }
         then(app, ctx, result)
     });
 }
 
-/// Reads node `key`'s total (0 while it has none), retrying lost requests until `deadline`.
-fn read_key(ctx: &mut Context<Counter>, key: String, deadline: Instant, then: Then<u64>) {
-    Kv::SEQ.read(ctx, key.clone(), TIMEOUT, move |app, ctx, result| {
-        if retry(ctx, &result, deadline) {
-            return read_key(ctx, key, deadline, then);
-        }
-        let total = match result {
-            Err(KvError::KeyDoesNotExist) => Ok(0),
-            other => other,
-        };
-        then(app, ctx, total)
-    });
-}
-
-fn unavailable(e: KvError) -> Error {
-    Error::unavailable(format!("seq-kv: {e}"))
+/// Reads node `key`'s total (0 while it has none), sending again what is lost; no request
+/// starts after `deadline`.
+fn read_key(
+    app: &mut Counter,
+    ctx: &mut Context<Counter>,
+    key: String,
+    deadline: Instant,
+    then: Then<u64>,
+) {
+    if ctx.now() >= deadline {
+        return then(app, ctx, Err(too_late()));
+    }
+    Kv::SEQ.read(
+        ctx,
+        key.clone(),
+        TIMEOUT,
+        move |app, ctx, result| match result {
+            Err(KvError::KeyDoesNotExist) => then(app, ctx, Ok(0)),
+            result if lost(&result) => read_key(app, ctx, key, deadline, then),
+            result => then(app, ctx, result),
+        },
+    );
 }
 
 fn add(app: &mut Counter, ctx: &mut Context<Counter>, req: &Request) -> Result<(), Error> {
@@ -125,14 +144,16 @@ fn add(app: &mut Counter, ctx: &mut Context<Counter>, req: &Request) -> Result<(
     Ok(())
 }
 
-/// One `cas` of the loop: from the cached total to that plus the delta. After a lost race,
-/// reads this node's key afresh into the cache and tries again.
+/// One `cas` of the loop: from the cached total to that plus the delta.
 fn try_add(app: &mut Counter, ctx: &mut Context<Counter>, op: Adding) {
+    if ctx.now() >= op.deadline {
+        return ctx.reply_error(&op.to, &unavailable(too_late()));
+    }
     let (from, to) = (app.mine, app.mine + op.delta);
     let me = ctx.node_id().to_owned();
     Kv::SEQ.cas(
         ctx,
-        me.clone(),
+        me,
         from,
         to,
         true,
@@ -142,21 +163,15 @@ fn try_add(app: &mut Counter, ctx: &mut Context<Counter>, op: Adding) {
                 app.mine = app.mine.max(to);
                 ctx.reply_later(&op.to, &json!({"type": "add_ok"}));
             }
-            Err(KvError::PreconditionFailed) if ctx.now() < op.deadline => {
+            Err(KvError::PreconditionFailed) => {
                 let deadline = op.deadline;
-                let reread: Then<u64> = Box::new(move |app, ctx, result| match result {
-                    Ok(total) => {
-                        app.mine = app.mine.max(total);
-                        try_add(app, ctx, op);
-                    }
-                    Err(e) => ctx.reply_error(&op.to, &unavailable(e)),
-                });
                 fresh(
+                    app,
                     ctx,
                     deadline,
                     Box::new(move |app, ctx, result| match result {
-                        Ok(()) => read_key(ctx, me, deadline, reread),
-                        Err(e) => reread(app, ctx, Err(e)),
+                        Ok(()) => reread(app, ctx, op),
+                        Err(e) => ctx.reply_error(&op.to, &unavailable(e)),
                     }),
                 );
             }
@@ -166,10 +181,29 @@ fn try_add(app: &mut Counter, ctx: &mut Context<Counter>, op: Adding) {
     );
 }
 
-fn read(_: &mut Counter, ctx: &mut Context<Counter>, req: &Request) -> Result<(), Error> {
+/// After a lost race: reads this node's key (the view is fresh) into the cache, tries again.
+fn reread(app: &mut Counter, ctx: &mut Context<Counter>, op: Adding) {
+    let (me, deadline) = (ctx.node_id().to_owned(), op.deadline);
+    read_key(
+        app,
+        ctx,
+        me,
+        deadline,
+        Box::new(move |app, ctx, result| match result {
+            Ok(total) => {
+                app.mine = app.mine.max(total);
+                try_add(app, ctx, op);
+            }
+            Err(e) => ctx.reply_error(&op.to, &unavailable(e)),
+        }),
+    );
+}
+
+fn read(app: &mut Counter, ctx: &mut Context<Counter>, req: &Request) -> Result<(), Error> {
     let to = req.reply_to();
     let deadline = ctx.now() + BUDGET;
     fresh(
+        app,
         ctx,
         deadline,
         Box::new(move |app, ctx, result| match result {
@@ -196,6 +230,7 @@ fn sum_all(app: &mut Counter, ctx: &mut Context<Counter>, to: ReplyTo, deadline:
     );
     for node in nodes {
         read_key(
+            app,
             ctx,
             node,
             deadline,
