@@ -126,3 +126,15 @@ fn read_then_write_without_cas_loses_adds() {
         history.summary()
     );
 }
+
+#[test]
+fn reads_that_trust_seq_kv_to_be_fresh_miss_adds() {
+    let history = cluster::run(&spec("wrong_g_counter_stale", 3));
+    let bad = violations(&history);
+    eprintln!("{:?}", bad.first());
+    assert!(
+        !bad.is_empty(),
+        "the checker missed it: {}",
+        history.summary()
+    );
+}

@@ -39,6 +39,7 @@ const EXAMPLES: &[&str] = &[
     "g_counter",
     "wrong_broadcast_once",
     "wrong_g_counter_blind",
+    "wrong_g_counter_stale",
     "wrong_unique_ids_counter",
 ];
 
