@@ -9,9 +9,7 @@
 //! cut node-to-node links only; unlike it, loss applies to services' traffic too (a lost
 //! service reply is what makes an RPC time out).
 //!
-//! `seq-kv` is Maelstrom's `sequential` wrapper (service.clj): an operation that changes
-//! nothing runs on a random state between the client's last one and the newest (of the last
-//! 32), one that changes the store runs on the newest; `lin-kv` is the same with one state.
+//! The services are in [`services`](super::services).
 //!
 //! The checks Maelstrom makes on the network are made here too: a line to an unknown `dest`
 //! (a client that has timed out and gone, or no one) is counted in [`History::invalid`].
@@ -25,6 +23,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use super::services::Store;
 
 /// How long a client waits for a reply before it records the operation as indeterminate and
 /// is replaced by a new client (Maelstrom's 5 s).
@@ -273,7 +273,10 @@ impl<'s> Cluster<'s> {
             next_nemesis: now + spec.nemesis_every,
             restarts: spec.restarts.iter().map(|d| now + *d).collect(),
             restarted: 0,
-            stores: HashMap::from([("lin-kv", Store::new(1)), ("seq-kv", Store::new(32))]),
+            stores: HashMap::from([
+                ("lin-kv", Store::linearizable()),
+                ("seq-kv", Store::sequential()),
+            ]),
             tso: 0,
             clients: Vec::new(),
             next_client: 1,
@@ -509,81 +512,5 @@ impl<'s> Cluster<'s> {
                 self.groups[*i] = 1;
             }
         }
-    }
-}
-
-/// A key-value service as Maelstrom's `sequential` wrapper runs it, over the last `cap`
-/// states (`cap` 1: linearizable).
-struct Store {
-    cap: usize,
-    states: VecDeque<BTreeMap<String, Value>>,
-    /// Index of the newest state.
-    last: u64,
-    /// Each client's last state.
-    views: HashMap<String, u64>,
-}
-
-impl Store {
-    fn new(cap: usize) -> Store {
-        Store {
-            cap,
-            states: VecDeque::from([BTreeMap::new()]),
-            last: 0,
-            views: HashMap::new(),
-        }
-    }
-
-    fn handle(&mut self, client: &str, body: &Value, rng: &mut fastrand::Rng) -> Value {
-        let oldest = self.last + 1 - self.states.len() as u64;
-        let view = self.views.get(client).copied().unwrap_or(0).max(oldest);
-        let index = rng.u64(view..=self.last);
-        let (changed, reply) = apply(&self.states[(index - oldest) as usize], body);
-        if changed.is_none() {
-            self.views.insert(client.to_owned(), index);
-            return reply;
-        }
-        let newest = self.states.back().expect("never empty");
-        let (changed, reply) = apply(newest, body);
-        if let Some(state) = changed {
-            self.states.push_back(state);
-            self.last += 1;
-            if self.states.len() > self.cap {
-                self.states.pop_front();
-            }
-        }
-        self.views.insert(client.to_owned(), self.last);
-        reply
-    }
-}
-
-/// Runs one KV request on `state`: the new state if it changed, and the reply.
-fn apply(
-    state: &BTreeMap<String, Value>,
-    body: &Value,
-) -> (Option<BTreeMap<String, Value>>, Value) {
-    let key = body["key"].to_string();
-    let current = state.get(&key);
-    let set = |value: &Value| {
-        let mut next = state.clone();
-        next.insert(key.clone(), value.clone());
-        (current != Some(value)).then_some(next)
-    };
-    let error = |code: u32, text: &str| json!({"type": "error", "code": code, "text": text});
-    match (body["type"].as_str(), current) {
-        (Some("read"), Some(v)) => (None, json!({"type": "read_ok", "value": v})),
-        (Some("read"), None) => (None, error(20, "key does not exist")),
-        (Some("write"), _) => (set(&body["value"]), json!({"type": "write_ok"})),
-        (Some("cas"), Some(v)) if *v == body["from"] => {
-            (set(&body["to"]), json!({"type": "cas_ok"}))
-        }
-        (Some("cas"), Some(v)) => (
-            None,
-            error(22, &format!("current value {v} is not {}", body["from"])),
-        ),
-        (Some("cas"), None) if body["create_if_not_exists"] == true => {
-            (set(&body["to"]), json!({"type": "cas_ok"}))
-        }
-        (Some("cas"), None) => (None, error(20, "key does not exist")),
-        _ => (None, error(10, "unsupported")),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod metrics;
+pub mod services;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
