@@ -11,6 +11,9 @@
 //! until every neighbour has it: after a partition heals it reaches every node of a connected
 //! topology. A neighbour that receives a value twice acknowledges it again and ignores it.
 //!
+//! State lives in memory only: a node that crashes loses what it has not passed on yet
+//! (Maelstrom's broadcast workload partitions nodes but never crashes them).
+//!
 //! Deterministic: no clock but the runtime's timers, and only ordered maps and sets, so what
 //! is sent, and in what order, follows from the input alone.
 
