@@ -134,9 +134,9 @@ pub struct Args {
     #[arg(long)]
     pub no_reencode: bool,
 
-    /// Not in Maelstrom (which always writes store/<workload>/<time>/): the run directory for
+    /// Not in Maelstrom (which always writes store/WORKLOAD/TIME/): the run directory for
     /// results.json, the history, the message trace and the node logs. Default:
-    /// store/<workload>/<UTC time>, with store/latest pointing at it.
+    /// store/WORKLOAD/UTC-TIME, with store/latest pointing at it.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
 

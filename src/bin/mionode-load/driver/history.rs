@@ -69,12 +69,8 @@ impl Driver {
     }
 
     fn push_op(&mut self, mut op: Op) {
-        match self.history.push(op.clone()) {
-            Ok(index) => op.index = index,
-            Err(e) => {
-                self.history_error.get_or_insert(e.to_string());
-                op.index = self.ops.len() as u64;
-            }
+        if let Err(e) = self.history.push(&mut op) {
+            self.history_error.get_or_insert(e.to_string());
         }
         self.ops.push(op);
     }
