@@ -84,14 +84,14 @@ impl Latency {
         let ms = match self.dist {
             LatencyDist::Constant => self.mean_ms,
             LatencyDist::Uniform if self.mean_ms == 0 => 0,
-            LatencyDist::Uniform => rng.u64(..2 * self.mean_ms),
+            LatencyDist::Uniform => rng.u64(..self.mean_ms.saturating_mul(2)),
             LatencyDist::Exponential => {
                 // 1 - f64() is in (0, 1], so the logarithm is finite.
                 let x = -(self.mean_ms as f64) * (1.0 - rng.f64()).ln();
                 x as u64
             }
         };
-        ms * MS
+        ms.saturating_mul(MS)
     }
 }
 

@@ -4,7 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use super::*;
-use crate::harness::check::Valid;
+use crate::harness::check::{Check, Valid};
+use crate::harness::record::OpType;
 
 fn ids(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("n{i}")).collect()
