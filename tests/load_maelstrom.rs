@@ -63,7 +63,12 @@ fn silent_node_is_invalid_by_jepsens_stats_check() {
 fn definite_errors_on_echo_are_wrong_answers() {
     let run = echo("definite", &["--time-limit", "1"]);
     assert_invalid(&run, "workload", "received error 11");
-    assert!(run.results["ops"]["echo"]["failed"].as_u64().unwrap_or(0) > 0);
+    let echo = &run.results["ops"]["echo"];
+    assert!(echo["failed"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(
+        echo["wrong"], echo["failed"],
+        "each definite error is a wrong answer"
+    );
     assert_eq!(
         run.results["replaced_clients"], 0,
         "a definite error keeps the client"

@@ -104,6 +104,8 @@ pub struct OpReport {
     pub indeterminate: u64,
     /// Of those, no reply within the client's timeout or by the end.
     pub timed_out: u64,
+    /// Completions that are wrong answers by themselves (echo and the RPC chapter).
+    pub wrong: u64,
     /// Error replies by code.
     pub error_codes: BTreeMap<String, u64>,
     /// `ok` completions per second of the run (`None` for a run of no duration).
@@ -292,6 +294,7 @@ fn op_report(s: &OpStats, secs: f64) -> OpReport {
         failed: s.failed,
         indeterminate: s.indeterminate,
         timed_out: s.timed_out,
+        wrong: s.wrong,
         error_codes: (s.error_codes.iter())
             .map(|(c, n)| (c.to_string(), *n))
             .collect(),

@@ -66,13 +66,14 @@ fn verdict(r: &Results) -> String {
 fn ops_table(out: &mut String, r: &Results) {
     let _ = writeln!(
         out,
-        "{:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{:>10}{:>9}{:>9}{:>9}{:>9}",
+        "{:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{:>7}{:>10}{:>9}{:>9}{:>9}{:>9}",
         "op",
         "invoked",
         "ok",
         "fail",
         "info",
         "timeout",
+        "wrong",
         "ok/s",
         "p50 ms",
         "p90 ms",
@@ -92,12 +93,13 @@ fn ops_table(out: &mut String, r: &Results) {
         let per_s = o.ok_per_s.map_or("-".to_string(), |x| format!("{x:.1}"));
         let _ = writeln!(
             out,
-            "{name:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{per_s:>10}{:>9}{:>9}{:>9}{:>9}",
+            "{name:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{:>7}{per_s:>10}{:>9}{:>9}{:>9}{:>9}",
             o.invoked,
             o.ok,
             o.failed,
             o.indeterminate,
             o.timed_out,
+            o.wrong,
             q(|q| q.p50),
             q(|q| q.p90),
             q(|q| q.p99),

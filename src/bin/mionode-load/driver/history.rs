@@ -45,6 +45,9 @@ impl Driver {
     ) {
         let f = pending.inv.f;
         self.stats.ended(f, done, now - pending.sent_at, timed_out);
+        if self.workload.wrong_answer(&pending.inv, done).is_some() {
+            self.stats.wrong(f);
+        }
         if done.kind == OpType::Info {
             self.clients.crash(k);
         }
