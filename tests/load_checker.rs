@@ -19,6 +19,8 @@ fn faulty(fault: &str, workload: &str) -> Run {
         "1",
         "--grace",
         "1",
+        "--rate",
+        "100",
         "--",
         "--fault",
         fault,
@@ -76,7 +78,7 @@ fn message_to_a_closed_init_client_fails_the_run() {
     assert_fails_with(
         &run,
         "unknown-destination",
-        "neither a node nor a live client",
+        "the init client of",
     );
     let message = run.results["failures"][0]["message"].as_str().unwrap_or("");
     assert!(message.contains("\"init_ok\""), "{message}");
@@ -136,6 +138,10 @@ fn correct_node_passes_under_every_fault() {
         "partition",
         "--nemesis-interval",
         "0.5",
+        "--rate",
+        "300",
+        "--concurrency",
+        "4n",
     ]);
     load_support::assert_valid(&run, &["echo", "batch_echo", "proxy", "relay"]);
     let net = &run.results["net"];

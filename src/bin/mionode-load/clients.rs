@@ -1,31 +1,35 @@
 //! The clients: who sends what to which node, and when a request is given up.
 //!
-//! As in Maelstrom, a client has one request outstanding at a time, is bound to one node
-//! (workload client k talks to node k mod N), and gives up on a request after
-//! [`CLIENT_TIMEOUT`]; a reply that arrives later, or that answers another request, is
-//! ignored. Client ids are `c<number>`: `c0..c{N-1}` send `init` (one per node) and are
-//! closed once answered, as Maelstrom's setup clients are; workload clients follow from `cN`.
+//! As in Maelstrom (over Jepsen's interpreter), a fixed number of client slots (Jepsen's
+//! worker threads, `--concurrency`) each hold one client with one request outstanding at a
+//! time, bound to one node (slot k talks to node k mod N). A request unanswered after
+//! [`CLIENT_TIMEOUT`] is given up. A client whose request ended indeterminate (a timeout, an
+//! indefinite error) has crashed, in Jepsen's words: before the slot's next request it is
+//! closed and a new client with a new id takes its place. Its old id is then unknown to the
+//! network, so a late reply to it is a message to an unknown destination, which ends the
+//! node's output in Maelstrom ([`Clients::lookup`] no longer finds it).
 //!
-//! Closed loop: a fixed set of clients, each sending its next request as soon as the last one
-//! ends. Open loop: requests start on a schedule (Jepsen's stagger: gaps uniform in
-//! [0, 2/R), mean 1/R) whatever the replies; each start takes an idle client of the next
-//! node in turn, or opens a new one, so the one-outstanding-request rule still holds.
+//! Client ids are `c<number>`: `c0..c{N-1}` send `init` (one per node) and are closed once
+//! answered, as Maelstrom's setup clients are; workload clients follow from `cN`, and a
+//! replacement takes the next free number.
 //!
-//! Each client draws its requests from its own generator seeded from the run's seed and its
-//! number, so the requests of a client do not depend on how replies interleave.
+//! Requests start on a schedule ([`Schedule::Rate`], Maelstrom's `--rate`: Jepsen's stagger,
+//! gaps uniform in [0, 2/R), mean 1/R), each taken by an idle slot chosen at random; when
+//! every slot is busy the start waits for one to finish, as Jepsen's generator does. Not in
+//! Maelstrom, [`Schedule::Closed`] lets each slot send again as soon as its request ends, to
+//! measure throughput.
+//!
+//! Each slot draws its requests from its own generator seeded from the run's seed and its
+//! number, so the requests of a slot do not depend on how replies interleave.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::network::Network;
+use crate::network::{Head, Network};
 use crate::workload::{Expected, OpKind, Workload};
 
 /// How long a client waits for a reply, as in Maelstrom.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The most clients an open loop opens; a start that finds none idle past this is skipped
-/// (counted in the report), so a dead cluster cannot make the driver grow without bound.
-pub const OPEN_LOOP_MAX_CLIENTS: usize = 100_000;
 
 /// A request waiting for its reply.
 #[derive(Debug)]
@@ -40,152 +44,137 @@ pub struct Pending {
     pub sent_at: Instant,
 }
 
+/// One slot: the client it holds now, and the slot's request generator.
 #[derive(Debug)]
-struct Client {
-    name: String,
+struct Slot {
+    /// The number of the client in the slot (`c<number>`).
+    number: usize,
     node: usize,
     rng: fastrand::Rng,
     next_msg_id: u64,
     pending: Option<Pending>,
+    /// The client crashed (an indeterminate outcome): replaced before the next request.
+    crashed: bool,
 }
 
-/// How requests are started.
-#[derive(Debug)]
-enum Schedule {
+/// When requests start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Schedule {
+    /// No requests at all (Maelstrom's `--rate 0`).
+    Idle,
+    /// This many starts per second at random gaps, each on an idle slot.
+    Rate(f64),
+    /// Every slot sends again as soon as its request ends (not in Maelstrom).
     Closed,
-    Open {
-        mean_gap: f64,
-        next_at: Option<Instant>,
-        next_node: usize,
-        rng: fastrand::Rng,
-    },
 }
 
 /// Every workload client of the run.
 #[derive(Debug)]
 pub struct Clients {
-    /// Number of the first workload client (the init clients come before).
-    first: usize,
-    nodes: usize,
-    seed: u64,
-    list: Vec<Client>,
-    /// Open loop: idle clients per node.
-    idle: Vec<Vec<usize>>,
-    /// (deadline, client, msg_id) in send order; entries whose request has ended are
-    /// skipped when they reach the front, and swept when they outnumber the live ones.
+    schedule: Schedule,
+    slots: Vec<Slot>,
+    /// Live client numbers → slot.
+    live: HashMap<usize, usize>,
+    next_number: usize,
+    /// Rate schedule: idle slots, the next start and the generator of gaps and choices.
+    idle: Vec<usize>,
+    next_start: Option<Instant>,
+    rng: fastrand::Rng,
+    /// (deadline, slot, msg_id) in send order; entries whose request has ended are skipped
+    /// when they reach the front, and swept when they outnumber the live ones.
     deadlines: VecDeque<(Instant, usize, u64)>,
     busy: usize,
-    skipped: u64,
-    schedule: Schedule,
+    replaced: usize,
 }
 
 impl Clients {
-    /// Clients for `nodes` nodes: `closed` clients in a closed loop, or an open loop of
-    /// `rate` starts per second when `rate` is given.
-    pub fn new(nodes: usize, closed: usize, rate: Option<f64>, seed: u64) -> Self {
-        let schedule = match rate {
-            None => Schedule::Closed,
-            Some(r) => Schedule::Open {
-                mean_gap: 1.0 / r,
-                next_at: None,
-                next_node: 0,
-                rng: fastrand::Rng::with_seed(crate::derive_seed(seed, "schedule", 0)),
-            },
-        };
-        let mut clients = Clients {
-            first: nodes,
-            nodes,
-            seed,
-            list: Vec::new(),
-            idle: vec![Vec::new(); nodes],
+    /// `count` client slots over `nodes` nodes, numbered after the `nodes` init clients.
+    pub fn new(nodes: usize, count: usize, schedule: Schedule, seed: u64) -> Self {
+        let slots: Vec<Slot> = (0..count)
+            .map(|k| Slot {
+                number: nodes + k,
+                node: k % nodes,
+                rng: fastrand::Rng::with_seed(crate::derive_seed(seed, "client", k as u64)),
+                next_msg_id: 1,
+                pending: None,
+                crashed: false,
+            })
+            .collect();
+        Clients {
+            schedule,
+            live: slots
+                .iter()
+                .enumerate()
+                .map(|(k, s)| (s.number, k))
+                .collect(),
+            next_number: nodes + count,
+            idle: (0..count).collect(),
+            next_start: None,
+            rng: fastrand::Rng::with_seed(crate::derive_seed(seed, "schedule", 0)),
+            slots,
             deadlines: VecDeque::new(),
             busy: 0,
-            skipped: 0,
-            schedule,
-        };
-        if matches!(clients.schedule, Schedule::Closed) {
-            for k in 0..closed {
-                clients.open(k % nodes);
-            }
+            replaced: 0,
         }
-        clients
     }
 
-    /// Opens a new client bound to `node` and returns its index.
-    fn open(&mut self, node: usize) -> usize {
-        let k = self.list.len();
-        self.list.push(Client {
-            name: format!("c{}", self.first + k),
-            node,
-            rng: fastrand::Rng::with_seed(crate::derive_seed(self.seed, "client", k as u64)),
-            next_msg_id: 1,
-            pending: None,
-        });
-        k
-    }
-
-    /// Starts the schedule at `now`: returns the clients that send at once (every client of
-    /// a closed loop; none of an open loop, whose first start is due at `now`).
+    /// Starts the schedule at `now`: returns the slots that send at once (every slot of a
+    /// closed loop; none on a rate, whose first start is due at `now`).
     pub fn start(&mut self, now: Instant) -> Vec<usize> {
-        match &mut self.schedule {
-            Schedule::Closed => (0..self.list.len()).collect(),
-            Schedule::Open { next_at, .. } => {
-                *next_at = Some(now);
+        match self.schedule {
+            Schedule::Closed => {
+                self.idle.clear();
+                (0..self.slots.len()).collect()
+            }
+            Schedule::Rate(_) => {
+                self.next_start = Some(now);
                 Vec::new()
             }
+            Schedule::Idle => Vec::new(),
         }
     }
 
-    /// True in a closed loop, where a client sends again as soon as a request ends.
+    /// True in a closed loop, where a slot sends again as soon as a request ends.
     pub fn is_closed_loop(&self) -> bool {
-        matches!(self.schedule, Schedule::Closed)
+        self.schedule == Schedule::Closed
     }
 
-    /// Open loop: the client that sends the next request due at `now`, if one is due.
-    /// Advances the schedule; a start with no client to take it is skipped and counted.
-    pub fn take_start(&mut self, now: Instant) -> Option<Option<usize>> {
-        let Schedule::Open {
-            mean_gap,
-            next_at: Some(at),
-            next_node,
-            rng,
-        } = &mut self.schedule
-        else {
+    /// On a rate: the slot that sends the start due at `now`, if one is due and a slot is
+    /// idle (otherwise the start waits). Draws the gap to the next start.
+    pub fn take_start(&mut self, now: Instant) -> Option<usize> {
+        let (Schedule::Rate(rate), Some(at)) = (self.schedule, self.next_start) else {
             return None;
         };
-        if *at > now {
+        if at > now || self.idle.is_empty() {
             return None;
         }
-        *at += Duration::from_secs_f64(2.0 * *mean_gap * rng.f64());
-        let node = *next_node;
-        *next_node = (node + 1) % self.nodes;
-        if let Some(k) = self.idle[node].pop() {
-            return Some(Some(k));
-        }
-        if self.list.len() >= OPEN_LOOP_MAX_CLIENTS {
-            self.skipped += 1;
-            return Some(None);
-        }
-        Some(Some(self.open(node)))
+        let k = self.idle.swap_remove(self.rng.usize(..self.idle.len()));
+        // A start that waited for a slot counts its gap from when it went out.
+        let base = if now - at > Duration::from_millis(1) {
+            now
+        } else {
+            at
+        };
+        self.next_start = Some(base + Duration::from_secs_f64(2.0 * self.rng.f64() / rate));
+        Some(k)
     }
 
-    /// Open loop: when the next start is due.
+    /// On a rate: when the next start is due (while a slot is idle to take it).
     pub fn next_start(&self) -> Option<Instant> {
-        match self.schedule {
-            Schedule::Open { next_at, .. } => next_at,
-            Schedule::Closed => None,
-        }
+        self.next_start.filter(|_| !self.idle.is_empty())
     }
 
     /// Stops starting requests (outstanding ones still end).
     pub fn stop(&mut self) {
-        if let Schedule::Open { next_at, .. } = &mut self.schedule {
-            *next_at = None;
+        self.next_start = None;
+        if self.schedule == Schedule::Closed {
+            self.schedule = Schedule::Idle;
         }
     }
 
-    /// Client `k` sends its next request to its node, through `net`, into `input` (the
-    /// node's stdin buffer). Returns the request's kind.
+    /// Slot `k` sends its next request to its node, through `net`, into `input` (the node's
+    /// stdin buffer); a crashed client is replaced first. Returns the request's kind and the
+    /// client's id.
     pub fn send(
         &mut self,
         k: usize,
@@ -195,15 +184,25 @@ impl Clients {
         net: &mut Network,
         input: &mut Vec<u8>,
     ) -> OpKind {
-        let client = &mut self.list[k];
-        let msg_id = client.next_msg_id;
-        client.next_msg_id += 1;
-        let node = client.node;
-        let rng = &mut client.rng;
-        let (kind, expected) = net.client_to_node(&client.name, &node_ids[node], input, |out| {
-            workload.next(rng, node, msg_id, out)
+        if self.slots[k].crashed {
+            self.replace(k);
+        }
+        let name = self.name(k);
+        let slot = &mut self.slots[k];
+        let msg_id = slot.next_msg_id;
+        slot.next_msg_id += 1;
+        let node = slot.node;
+        let rng = &mut slot.rng;
+        let (kind, expected) = net.client_to_node(now, (&name, &node_ids[node]), input, |out| {
+            let (kind, expected) = workload.next(rng, node, msg_id, out);
+            let head = Head {
+                kind: kind.name(),
+                msg_id: Some(msg_id),
+                in_reply_to: None,
+            };
+            (head, (kind, expected))
         });
-        client.pending = Some(Pending {
+        slot.pending = Some(Pending {
             msg_id,
             kind,
             expected,
@@ -214,27 +213,48 @@ impl Clients {
         kind
     }
 
-    /// The id of client `k`.
-    pub fn name(&self, k: usize) -> &str {
-        &self.list[k].name
+    /// Closes the client in slot `k` and opens a new one with the next free id.
+    fn replace(&mut self, k: usize) {
+        let slot = &mut self.slots[k];
+        self.live.remove(&slot.number);
+        slot.number = self.next_number;
+        self.next_number += 1;
+        slot.next_msg_id = 1;
+        slot.crashed = false;
+        self.live.insert(slot.number, k);
+        self.replaced += 1;
     }
 
-    /// The node client `k` talks to.
+    /// Marks the client in slot `k` crashed: its request ended indeterminate, so it is
+    /// replaced before the slot's next request (Jepsen's new process).
+    pub fn crash(&mut self, k: usize) {
+        self.slots[k].crashed = true;
+    }
+
+    /// The id of the client in slot `k`.
+    pub fn name(&self, k: usize) -> String {
+        format!("c{}", self.slots[k].number)
+    }
+
+    /// The request slot `k` waits for, if any.
+    pub fn pending(&self, k: usize) -> Option<&Pending> {
+        self.slots[k].pending.as_ref()
+    }
+
+    /// The node slot `k` talks to.
     pub fn node_of(&self, k: usize) -> usize {
-        self.list[k].node
+        self.slots[k].node
     }
 
-    /// The index of the live workload client named `id`, if there is one.
+    /// The slot of the live workload client named `id`, if there is one.
     pub fn lookup(&self, id: &str) -> Option<usize> {
-        let k = client_number(id)?.checked_sub(self.first)?;
-        (k < self.list.len()).then_some(k)
+        self.live.get(&client_number(id)?).copied()
     }
 
-    /// Ends client `k`'s request if `in_reply_to` answers it; `None` for a late or stray
-    /// reply (which Maelstrom's client ignores).
+    /// Ends slot `k`'s request if `in_reply_to` answers it; `None` for a reply to an
+    /// earlier request or a stray one (which Maelstrom's client skips).
     pub fn answer(&mut self, k: usize, in_reply_to: Option<i64>) -> Option<Pending> {
-        let client = self.list.get_mut(k)?;
-        let pending = client.pending.as_ref()?;
+        let pending = self.slots.get(k)?.pending.as_ref()?;
         if in_reply_to != i64::try_from(pending.msg_id).ok() {
             return None;
         }
@@ -244,7 +264,7 @@ impl Clients {
     /// Takes the next request whose client gave up on it by `now`.
     pub fn expire(&mut self, now: Instant) -> Option<(usize, Pending)> {
         while let Some(&(deadline, k, msg_id)) = self.deadlines.front() {
-            if self.list[k].pending.as_ref().map(|p| p.msg_id) != Some(msg_id) {
+            if self.slots[k].pending.as_ref().map(|p| p.msg_id) != Some(msg_id) {
                 self.deadlines.pop_front();
                 continue;
             }
@@ -267,26 +287,26 @@ impl Clients {
         self.busy
     }
 
-    /// Clients opened so far.
+    /// Clients opened so far (slots plus replacements).
     pub fn opened(&self) -> usize {
-        self.list.len()
+        self.slots.len() + self.replaced
     }
 
-    /// Open-loop starts skipped for want of a client.
-    pub fn skipped(&self) -> u64 {
-        self.skipped
+    /// Clients replaced after an indeterminate outcome.
+    pub fn replaced(&self) -> usize {
+        self.replaced
     }
 
     fn end(&mut self, k: usize) -> Option<Pending> {
-        let pending = self.list[k].pending.take()?;
+        let pending = self.slots[k].pending.take()?;
         self.busy -= 1;
-        if !self.is_closed_loop() {
-            self.idle[self.list[k].node].push(k);
+        if self.schedule != Schedule::Closed {
+            self.idle.push(k);
         }
         if self.deadlines.len() > 2 * self.busy + 1024 {
-            let list = &self.list;
+            let slots = &self.slots;
             self.deadlines
-                .retain(|&(_, k, id)| list[k].pending.as_ref().map(|p| p.msg_id) == Some(id));
+                .retain(|&(_, k, id)| slots[k].pending.as_ref().map(|p| p.msg_id) == Some(id));
         }
         Some(pending)
     }
@@ -313,15 +333,15 @@ mod tests {
         let ids: Vec<String> = vec!["n0".into(), "n1".into()];
         let w = Workload::new(WorkloadArg::Echo, 2, ids.clone());
         let latency = Latency {
-            mean_ms: 0.0,
+            mean_ms: 0,
             dist: LatencyDist::Constant,
         };
         (w, ids, Network::new(2, latency, 0.0, 0.0, 0))
     }
 
     #[test]
-    fn closed_loop_binds_clients_round_robin_after_init_clients() {
-        let c = Clients::new(2, 3, None, 1);
+    fn slots_are_bound_round_robin_after_init_clients() {
+        let c = Clients::new(2, 3, Schedule::Closed, 1);
         assert_eq!((c.node_of(0), c.node_of(1), c.node_of(2)), (0, 1, 0));
         assert_eq!(c.lookup("c2"), Some(0));
         assert_eq!(c.lookup("c4"), Some(2));
@@ -341,7 +361,7 @@ mod tests {
     #[test]
     fn a_reply_ends_only_the_request_it_answers() {
         let (w, ids, mut net) = setup();
-        let mut c = Clients::new(2, 1, None, 1);
+        let mut c = Clients::new(2, 1, Schedule::Closed, 1);
         let now = Instant::now();
         let mut input = Vec::new();
         c.send(0, now, &w, &ids, &mut net, &mut input);
@@ -357,35 +377,88 @@ mod tests {
     #[test]
     fn requests_time_out_after_the_client_timeout() {
         let (w, ids, mut net) = setup();
-        let mut c = Clients::new(2, 2, None, 1);
+        let mut c = Clients::new(2, 2, Schedule::Closed, 1);
         let now = Instant::now();
         let mut input = Vec::new();
         c.send(0, now, &w, &ids, &mut net, &mut input);
         c.send(1, now, &w, &ids, &mut net, &mut input);
         c.answer(0, Some(1));
         assert!(c.expire(now + CLIENT_TIMEOUT / 2).is_none());
-        let (k, p) = c.expire(now + CLIENT_TIMEOUT).expect("client 1 times out");
+        let (k, p) = c.expire(now + CLIENT_TIMEOUT).expect("slot 1 times out");
         assert_eq!((k, p.msg_id), (1, 1));
         assert!(c.expire(now + CLIENT_TIMEOUT * 2).is_none());
         assert_eq!(c.next_deadline(), None);
     }
 
     #[test]
-    fn open_loop_reuses_idle_clients_per_node() {
+    fn a_crashed_client_is_replaced_by_a_new_id_at_its_next_request() {
         let (w, ids, mut net) = setup();
-        let mut c = Clients::new(2, 0, Some(1000.0), 1);
+        let mut c = Clients::new(2, 2, Schedule::Closed, 1);
+        let now = Instant::now();
+        c.send(1, now, &w, &ids, &mut net, &mut Vec::new());
+        let (k, _) = c.expire(now + CLIENT_TIMEOUT).expect("times out");
+        c.crash(k);
+        assert_eq!(c.lookup("c3"), Some(1), "still open until the next request");
+        let mut input = Vec::new();
+        c.send(1, now, &w, &ids, &mut net, &mut input);
+        assert_eq!(c.lookup("c3"), None, "the old id is closed");
+        assert_eq!(c.lookup("c4"), Some(1));
+        assert_eq!(c.name(1), "c4");
+        assert_eq!(c.node_of(1), 1, "same node");
+        assert_eq!((c.opened(), c.replaced()), (3, 1));
+        let text = String::from_utf8(input).unwrap();
+        assert!(text.contains(r#""src":"c4""#), "{text}");
+        assert!(
+            text.contains(r#""msg_id":1"#),
+            "a new client counts from 1: {text}"
+        );
+    }
+
+    #[test]
+    fn rate_starts_wait_for_an_idle_slot() {
+        let (w, ids, mut net) = setup();
+        let mut c = Clients::new(2, 2, Schedule::Rate(1000.0), 1);
         let now = Instant::now();
         assert!(c.start(now).is_empty());
-        let first = c.take_start(now).flatten().expect("first start is due now");
-        assert_eq!(c.node_of(first), 0);
+        let first = c.take_start(now).expect("first start is due now");
         c.send(first, now, &w, &ids, &mut net, &mut Vec::new());
-        c.answer(first, Some(1));
         let later = now + Duration::from_secs(1);
-        let second = c.take_start(later).flatten().expect("due");
-        assert_eq!(c.node_of(second), 1, "starts go to nodes in turn");
-        let third = c.take_start(later).flatten().expect("due");
-        assert_eq!(third, first, "the idle client of node 0 is reused");
+        let second = c.take_start(later).expect("due");
+        assert_ne!(second, first);
+        c.send(second, later, &w, &ids, &mut net, &mut Vec::new());
+        assert_eq!(
+            c.take_start(later),
+            None,
+            "both slots busy: the start waits"
+        );
+        assert_eq!(c.next_start(), None);
+        c.answer(first, Some(1));
+        let much_later = later + Duration::from_secs(1);
+        assert_eq!(c.take_start(much_later), Some(first));
         c.stop();
-        assert!(c.take_start(later).is_none());
+        assert!(c.take_start(later + Duration::from_secs(1)).is_none());
+    }
+
+    #[test]
+    fn rate_spacing_averages_one_over_the_rate() {
+        let mut c = Clients::new(1, 1, Schedule::Rate(100.0), 3);
+        let t0 = Instant::now();
+        c.start(t0);
+        let mut at = t0;
+        for _ in 0..2000 {
+            let k = c.take_start(at).expect("due");
+            c.idle.push(k);
+            at = c.next_start().expect("next");
+        }
+        let mean_ms = (at - t0).as_secs_f64() * 1000.0 / 2000.0;
+        assert!((9.0..11.0).contains(&mean_ms), "mean gap {mean_ms} ms");
+    }
+
+    #[test]
+    fn rate_zero_sends_nothing() {
+        let mut c = Clients::new(2, 2, Schedule::Idle, 1);
+        let now = Instant::now();
+        assert!(c.start(now).is_empty());
+        assert_eq!(c.take_start(now + CLIENT_TIMEOUT), None);
     }
 }

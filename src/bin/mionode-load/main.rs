@@ -49,18 +49,19 @@ mod process;
 mod progress;
 mod report;
 mod stats;
-mod store;
 mod wire;
 mod workload;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use clap::{Parser, ValueEnum};
+use mionode::harness::{record, store};
 
-use crate::cli::{Args, NemesisArg};
-use crate::clients::Clients;
+use crate::cli::{Args, Fault};
+use crate::clients::{Clients, Schedule};
 use crate::driver::{Driver, Plan};
 use crate::nemesis::Nemesis;
 use crate::network::{Latency, Network};
@@ -74,6 +75,15 @@ const EXIT_VALID: u8 = 0;
 const EXIT_INVALID: u8 = 1;
 /// Exit status when the run could not be made.
 const EXIT_ERROR: u8 = 2;
+
+/// How many messages `messages.jsonl` keeps: the first ones of the run. Enough for a
+/// Lamport diagram and to follow a short run message by message; a long run at a million
+/// messages a second would otherwise hold gigabytes.
+const TRACE_CAP: usize = 100_000;
+
+/// Name of the subdirectory where nodes run with `--metrics` write their Prometheus
+/// service-discovery files.
+const METRICS_SD: &str = "sd";
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -95,18 +105,47 @@ fn run(args: &Args) -> Result<bool, String> {
         Some(bin) => bin.clone(),
         None => default_bin().map_err(|e| format!("cannot find the mionode binary: {e}"))?,
     };
+    // Nodes run in another directory: the binary's path must not depend on ours.
+    let bin = std::fs::canonicalize(&bin)
+        .map_err(|e| format!("cannot start the nodes: {}: {e}", bin.display()))?;
     let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
-    let run_dir = store::create(args.store.as_deref())
-        .map_err(|e| format!("cannot create the run directory: {e}"))?;
+    let run_dir = create_run_dir(args)?;
     let args = &with_metrics(args, &run_dir)?;
     let config = config(args, &bin, &ids, seed);
     let record = drive(args, &bin, &ids, seed, &run_dir)?;
     let results = Results::new(config, record, run_dir.display().to_string());
-    let json = serde_json::to_vec_pretty(&results).map_err(|e| e.to_string())?;
-    let path = run_dir.join("results.json");
-    std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
-    print(&report::summary(&results));
+    write_run(&run_dir, &results)?;
+    print(&results.summary);
     Ok(results.valid)
+}
+
+/// The run directory, absolute (nodes run elsewhere and may be given paths inside it).
+fn create_run_dir(args: &Args) -> Result<PathBuf, String> {
+    let workload = name(args.workload.to_possible_value());
+    let made = match &args.store {
+        Some(dir) => store::create_at(dir),
+        None => store::create_run(
+            Path::new(store::DEFAULT_STORE),
+            &workload,
+            SystemTime::now(),
+        ),
+    };
+    let dir = made.map_err(|e| format!("cannot create the run directory: {e}"))?;
+    std::fs::canonicalize(&dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Writes results.json, the message trace, the nemesis periods and the summary.
+fn write_run(run_dir: &Path, results: &Results) -> Result<(), String> {
+    let at = |name: &str| run_dir.join(name).display().to_string();
+    let json = serde_json::to_vec_pretty(results).map_err(|e| e.to_string())?;
+    std::fs::write(run_dir.join(record::RESULTS), json)
+        .map_err(|e| format!("{}: {e}", at(record::RESULTS)))?;
+    store::write_jsonl_file(run_dir, record::MESSAGES, &results.messages)
+        .map_err(|e| format!("{}: {e}", at(record::MESSAGES)))?;
+    store::write_jsonl_file(run_dir, record::NEMESIS, &results.nemesis_periods)
+        .map_err(|e| format!("{}: {e}", at(record::NEMESIS)))?;
+    std::fs::write(run_dir.join(record::SUMMARY), &results.summary)
+        .map_err(|e| format!("{}: {e}", at(record::SUMMARY)))
 }
 
 /// With `--metrics`, the flags that make every node serve its metrics on a free loopback port
@@ -117,7 +156,9 @@ fn with_metrics(args: &Args, run_dir: &Path) -> Result<Args, String> {
     if !args.metrics {
         return Ok(args);
     }
-    let sd = run_dir.join(store::METRICS_SD);
+    // A node removes its discovery file when its stdin closes: let it.
+    args.close_stdin = true;
+    let sd = run_dir.join(METRICS_SD);
     std::fs::create_dir_all(&sd).map_err(|e| format!("{}: {e}", sd.display()))?;
     let sd = sd.display().to_string();
     print(&format!(
@@ -144,20 +185,31 @@ fn drive(
     };
     let net_seed = derive_seed(seed, "network", 0);
     let net = Network::new(n, latency, args.drop, args.duplicate, net_seed);
-    let closed = args.concurrency.clients(n);
-    let clients = Clients::new(n, closed, args.rate, seed);
+    let schedule = match args.rate {
+        _ if args.closed_loop => Schedule::Closed,
+        r if r > 0.0 => Schedule::Rate(r),
+        _ => Schedule::Idle,
+    };
+    let clients = Clients::new(n, args.concurrency.clients(n), schedule, seed);
     let workload = Workload::new(args.workload, args.batch_size, ids.to_vec());
-    let interval = (args.nemesis == NemesisArg::Partition).then_some(args.nemesis_interval);
+    let interval = args
+        .nemesis
+        .has(Fault::Partition)
+        .then_some(args.nemesis_interval);
     let nemesis = Nemesis::new(interval, derive_seed(seed, "nemesis", 0));
     let progress = Progress::new(args.progress, args.time_limit);
     let plan = Plan {
         bin: bin.to_path_buf(),
         args: args.node_args.clone(),
-        logs: run_dir.join(store::NODE_LOGS),
+        dir: std::env::temp_dir(),
+        run_dir: run_dir.to_path_buf(),
+        logs: run_dir.join(record::NODE_LOGS),
         ids: ids.to_vec(),
         init_timeout: args.init_timeout,
         time_limit: args.time_limit,
         grace: args.grace,
+        close_stdin: args.close_stdin,
+        trace_cap: TRACE_CAP,
     };
     let driver = Driver::start(plan, net, clients, workload, nemesis, progress)
         .map_err(|e| format!("cannot start the nodes: {e}"))?;
@@ -172,20 +224,20 @@ fn default_bin() -> io::Result<PathBuf> {
     Ok(exe.with_file_name(format!("mionode{}", std::env::consts::EXE_SUFFIX)))
 }
 
+/// The name clap gives a value (`batch_echo`, `constant`).
+fn name(v: Option<clap::builder::PossibleValue>) -> String {
+    v.map(|v| v.get_name().to_string()).unwrap_or_default()
+}
+
 fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
-    let name = |v: Option<clap::builder::PossibleValue>| {
-        v.map(|v| v.get_name().to_string()).unwrap_or_default()
-    };
     Config {
         bin: bin.display().to_string(),
         nodes: ids.to_vec(),
         node_args: args.node_args.clone(),
         workload: name(args.workload.to_possible_value()),
-        concurrency: args
-            .rate
-            .is_none()
-            .then(|| args.concurrency.clients(ids.len())),
+        concurrency: args.concurrency.clients(ids.len()),
         rate: args.rate,
+        closed_loop: args.closed_loop,
         time_limit_s: args.time_limit.as_secs_f64(),
         batch_size: args.batch_size,
         seed,
@@ -193,10 +245,13 @@ fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
         latency_dist: name(args.latency_dist.to_possible_value()),
         drop: args.drop,
         duplicate: args.duplicate,
-        nemesis: name(args.nemesis.to_possible_value()),
+        net_rate: args.net_rate,
+        nemesis: args.nemesis.to_string(),
         nemesis_interval_s: args.nemesis_interval.as_secs_f64(),
+        topology: name(args.topology.to_possible_value()),
         grace_s: args.grace.as_secs_f64(),
         init_timeout_s: args.init_timeout.as_secs_f64(),
+        close_stdin: args.close_stdin,
     }
 }
 

@@ -16,27 +16,33 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
+use mionode::harness::record::{MessageEvent, Nanos};
+
 use crate::cli::LatencyDist;
 use crate::wire;
 
 /// How latency is drawn for one message between nodes.
 #[derive(Debug, Clone, Copy)]
 pub struct Latency {
-    /// The mean latency in milliseconds.
-    pub mean_ms: f64,
+    /// The mean latency in whole milliseconds.
+    pub mean_ms: u64,
     /// The shape of the distribution.
     pub dist: LatencyDist,
 }
 
 impl Latency {
-    /// Draws one latency; `u` is uniform in [0, 1).
+    /// Draws one latency in whole milliseconds, as Maelstrom's `latency-dist` does
+    /// (`net.clj`): constant is the mean, uniform an integer in 0..=2×mean, exponential the
+    /// mean's exponential distribution truncated to whole milliseconds. `u` is uniform in
+    /// [0, 1).
     pub fn draw(&self, u: f64) -> Duration {
+        let mean = self.mean_ms;
         let ms = match self.dist {
-            LatencyDist::Constant => self.mean_ms,
-            LatencyDist::Uniform => 2.0 * self.mean_ms * u,
-            LatencyDist::Exponential => -self.mean_ms * (1.0 - u).ln(),
+            LatencyDist::Constant => mean,
+            LatencyDist::Uniform => ((2 * mean + 1) as f64 * u) as u64,
+            LatencyDist::Exponential => (-(mean as f64) * (1.0 - u).ln()) as u64,
         };
-        Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+        Duration::from_millis(ms)
     }
 }
 
@@ -65,6 +71,8 @@ struct InFlight {
     due: Instant,
     /// Send order, so equal due times deliver first-sent first.
     seq: u64,
+    /// The network's id of the message (a duplicate shares it).
+    id: u64,
     from: usize,
     to: usize,
     bytes: Vec<u8>,
@@ -87,7 +95,22 @@ impl Ord for InFlight {
     }
 }
 
-/// The network: latency, faults, partitions, message ids and counts.
+/// What the trace needs to know of a message besides its ends: its body's head.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Head<'a> {
+    /// The body's `type` (empty when it has none, which Maelstrom allows between nodes).
+    pub kind: &'a str,
+    /// The body's `msg_id`.
+    pub msg_id: Option<u64>,
+    /// The body's `in_reply_to`.
+    pub in_reply_to: Option<u64>,
+}
+
+/// The network: latency, faults, partitions, message ids, counts and the message trace.
+///
+/// Endpoints are numbered: nodes `0..nodes`, then services. Partitions cut only links
+/// between nodes; services are never cut off (Jepsen's partitions are between the test's
+/// nodes).
 #[derive(Debug)]
 pub struct Network {
     nodes: usize,
@@ -95,17 +118,24 @@ pub struct Network {
     drop: f64,
     duplicate: f64,
     rng: fastrand::Rng,
-    /// `cut[to * nodes + from]`: messages from `from` to `to` are lost.
+    /// `cut[to * nodes + from]`: messages from node `from` to node `to` are lost.
     cut: Vec<bool>,
     in_flight: BinaryHeap<Reverse<InFlight>>,
     next_seq: u64,
     next_id: u64,
+    /// The messages traced so far; the one with network id `i` is at index `i`.
+    trace: Vec<MessageEvent>,
+    /// The most messages traced ([`Network::trace`]); later ones are only counted.
+    trace_cap: usize,
+    /// Time zero of the trace.
+    origin: Instant,
     /// What was carried so far.
     pub stats: NetStats,
 }
 
 impl Network {
-    /// A healed network between `nodes` nodes.
+    /// A healed network between `nodes` nodes (and any number of services), tracing the
+    /// first `trace_cap` messages with times since `origin`.
     pub fn new(nodes: usize, latency: Latency, drop: f64, duplicate: f64, seed: u64) -> Self {
         Network {
             nodes,
@@ -117,47 +147,71 @@ impl Network {
             in_flight: BinaryHeap::new(),
             next_seq: 0,
             next_id: 0,
+            trace: Vec::new(),
+            trace_cap: 0,
+            origin: Instant::now(),
             stats: NetStats::default(),
         }
     }
 
-    /// Sends a client's message to node `to`: appended to `out`, the node's input, at once.
-    /// `body` writes the message body; its result is returned.
+    /// Traces the first `cap` messages from now on, with times since `origin`.
+    pub fn trace_from(&mut self, origin: Instant, cap: usize) {
+        self.origin = origin;
+        self.trace_cap = cap;
+    }
+
+    /// The messages traced, in send order; takes them out of the network.
+    pub fn take_trace(&mut self) -> Vec<MessageEvent> {
+        std::mem::take(&mut self.trace)
+    }
+
+    /// Sends a client's message to node `node`: appended to `out`, the node's input, at
+    /// once. `body` writes the message body and returns the head for the trace, with any
+    /// result of its own.
     pub fn client_to_node<R>(
         &mut self,
-        client: &str,
-        node: &str,
+        now: Instant,
+        (client, node): (&str, &str),
         out: &mut Vec<u8>,
-        body: impl FnOnce(&mut Vec<u8>) -> R,
+        body: impl FnOnce(&mut Vec<u8>) -> (Head<'static>, R),
     ) -> R {
         let id = self.take_id();
         self.stats.client_sent += 1;
         self.stats.client_delivered += 1;
-        wire::client_message(out, id, client, node, body)
+        let (head, r) = wire::client_message(out, id, client, node, body);
+        self.traced(id, now, (client, node), head);
+        self.delivered(id, now);
+        r
     }
 
-    /// Counts a node's message to a client (the caller hands it to the client).
-    pub fn node_to_client(&mut self) {
-        self.take_id();
+    /// Counts and traces a node's message to a client (the caller hands it to the client).
+    pub fn node_to_client(&mut self, now: Instant, ends: (&str, &str), head: Head<'_>) {
+        let id = self.take_id();
         self.stats.client_sent += 1;
         self.stats.client_delivered += 1;
+        self.traced(id, now, ends, head);
+        self.delivered(id, now);
     }
 
-    /// Sends a node's message `line` (a parsed object) from node `from` to node `to`. Without
-    /// latency it is appended to `out`, the input of `to`, at once; otherwise it waits for
-    /// [`Network::deliver_due`].
+    /// Sends a message `line` (a parsed object) from endpoint `from` to endpoint `to`, named
+    /// `ends`. Without latency it is appended to `out`, the input of `to`, at once;
+    /// otherwise it waits for [`Network::deliver_due`].
+    #[allow(clippy::too_many_arguments)]
     pub fn node_to_node(
         &mut self,
         now: Instant,
-        from: usize,
-        to: usize,
+        (from, to): (usize, usize),
+        ends: (&str, &str),
+        head: Head<'_>,
         line: &[u8],
         out: &mut Vec<u8>,
     ) {
         let id = self.take_id();
         self.stats.server_sent += 1;
+        self.traced(id, now, ends, head);
         if self.drop > 0.0 && self.rng.f64() < self.drop {
             self.stats.dropped += 1;
+            self.lost(id);
             return;
         }
         let copies = if self.duplicate > 0.0 && self.rng.f64() < self.duplicate {
@@ -167,12 +221,14 @@ impl Network {
             1
         };
         for _ in 0..copies {
-            if self.latency.mean_ms == 0.0 {
+            if self.latency.mean_ms == 0 {
                 if self.is_cut(from, to) {
                     self.stats.partitioned += 1;
+                    self.lost(id);
                 } else {
                     wire::stamp(out, id, line);
                     self.stats.server_delivered += 1;
+                    self.delivered(id, now);
                 }
                 continue;
             }
@@ -184,6 +240,7 @@ impl Network {
             self.in_flight.push(Reverse(InFlight {
                 due,
                 seq,
+                id,
                 from,
                 to,
                 bytes,
@@ -205,10 +262,46 @@ impl Network {
             };
             if self.is_cut(m.from, m.to) {
                 self.stats.partitioned += 1;
+                self.lost(m.id);
             } else if let Some(input) = inputs.get_mut(m.to) {
                 input.extend_from_slice(&m.bytes);
                 self.stats.server_delivered += 1;
+                self.delivered(m.id, now);
             }
+        }
+    }
+
+    fn nanos(&self, now: Instant) -> Nanos {
+        now.saturating_duration_since(self.origin).as_nanos() as Nanos
+    }
+
+    fn traced(&mut self, id: u64, now: Instant, (src, dest): (&str, &str), head: Head<'_>) {
+        if self.trace.len() >= self.trace_cap || id != self.trace.len() as u64 {
+            return;
+        }
+        self.trace.push(MessageEvent {
+            id,
+            src: src.to_string(),
+            dest: dest.to_string(),
+            kind: head.kind.to_string(),
+            msg_id: head.msg_id,
+            in_reply_to: head.in_reply_to,
+            sent: self.nanos(now),
+            delivered: None,
+            dropped: false,
+        });
+    }
+
+    fn delivered(&mut self, id: u64, now: Instant) {
+        let at = self.nanos(now);
+        if let Some(m) = self.trace.get_mut(id as usize) {
+            m.delivered.get_or_insert(at);
+        }
+    }
+
+    fn lost(&mut self, id: u64) {
+        if let Some(m) = self.trace.get_mut(id as usize) {
+            m.dropped = m.delivered.is_none();
         }
     }
 
@@ -235,10 +328,7 @@ impl Network {
     }
 
     fn is_cut(&self, from: usize, to: usize) -> bool {
-        self.cut
-            .get(to * self.nodes + from)
-            .copied()
-            .unwrap_or(false)
+        from < self.nodes && to < self.nodes && self.cut[to * self.nodes + from]
     }
 
     fn take_id(&mut self) -> u64 {
@@ -254,7 +344,16 @@ mod tests {
 
     const LINE: &[u8] = br#"{"src":"n0","dest":"n1","body":{"type":"echo"}}"#;
 
-    fn net(latency_ms: f64, drop: f64, duplicate: f64) -> Network {
+    fn send(n: &mut Network, now: Instant, link: (usize, usize), out: &mut Vec<u8>) {
+        let head = Head {
+            kind: "echo",
+            msg_id: Some(3),
+            in_reply_to: None,
+        };
+        n.node_to_node(now, link, ("n0", "n1"), head, LINE, out);
+    }
+
+    fn net(latency_ms: u64, drop: f64, duplicate: f64) -> Network {
         let latency = Latency {
             mean_ms: latency_ms,
             dist: LatencyDist::Constant,
@@ -270,36 +369,54 @@ mod tests {
             LatencyDist::Uniform,
             LatencyDist::Exponential,
         ] {
-            let l = Latency {
-                mean_ms: 10.0,
-                dist,
-            };
+            let l = Latency { mean_ms: 10, dist };
             let n = 20_000;
-            let sum: f64 = (0..n).map(|_| l.draw(rng.f64()).as_secs_f64()).sum();
+            let draws: Vec<Duration> = (0..n).map(|_| l.draw(rng.f64())).collect();
+            assert!(draws.iter().all(|d| d.subsec_nanos() % 1_000_000 == 0));
+            let sum: f64 = draws.iter().map(Duration::as_secs_f64).sum();
             let mean_ms = sum / n as f64 * 1000.0;
-            assert!((mean_ms - 10.0).abs() < 0.5, "{dist:?}: mean {mean_ms}");
+            // Truncating the exponential to whole milliseconds lowers its mean by about 0.5.
+            let want = if dist == LatencyDist::Exponential {
+                9.5
+            } else {
+                10.0
+            };
+            assert!((mean_ms - want).abs() < 0.5, "{dist:?}: mean {mean_ms}");
         }
     }
 
     #[test]
     fn ids_count_up_from_zero_across_all_links() {
-        let mut n = net(0.0, 0.0, 0.0);
+        let mut n = net(0, 0.0, 0.0);
         let mut out = Vec::new();
-        n.client_to_node("c0", "n0", &mut out, |b| b.extend_from_slice(b"{}"));
-        n.node_to_node(Instant::now(), 0, 1, LINE, &mut out);
+        let now = Instant::now();
+        n.trace_from(now, 10);
+        n.client_to_node(now, ("c0", "n0"), &mut out, |b| {
+            b.extend_from_slice(b"{}");
+            (Head::default(), ())
+        });
+        send(&mut n, now, (0, 1), &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("{\"id\":0,\"src\":\"c0\""), "{text}");
         assert!(text.contains("\n{\"id\":1,\"src\":\"n0\""), "{text}");
+        let trace = n.take_trace();
+        assert_eq!(trace.len(), 2);
+        assert_eq!(
+            (trace[1].id, &*trace[1].kind, trace[1].msg_id),
+            (1, "echo", Some(3))
+        );
+        assert!(trace.iter().all(|m| m.delivered.is_some() && !m.dropped));
     }
 
     #[test]
     fn delayed_messages_wait_and_partitions_apply_at_delivery() {
-        let mut n = net(5.0, 0.0, 0.0);
+        let mut n = net(5, 0.0, 0.0);
         let t0 = Instant::now();
         let mut inputs = vec![Vec::new(); 3];
         let mut ignored = Vec::new();
-        n.node_to_node(t0, 0, 1, LINE, &mut ignored);
-        n.node_to_node(t0, 0, 2, LINE, &mut ignored);
+        n.trace_from(t0, 10);
+        send(&mut n, t0, (0, 1), &mut ignored);
+        send(&mut n, t0, (0, 2), &mut ignored);
         assert!(ignored.is_empty());
         n.deliver_due(t0, &mut inputs);
         assert!(inputs[1].is_empty());
@@ -309,27 +426,34 @@ mod tests {
         assert!(inputs[2].is_empty());
         assert_eq!((n.stats.server_delivered, n.stats.partitioned), (1, 1));
         assert_eq!(n.next_due(), None);
+        let trace = n.take_trace();
+        assert_eq!(trace[0].delivered, Some(5_000_000));
+        assert!(trace[1].dropped && trace[1].delivered.is_none());
     }
 
     #[test]
     fn partition_cuts_across_not_within_nor_to_self() {
-        let mut n = net(0.0, 0.0, 0.0);
+        let mut n = net(0, 0.0, 0.0);
         n.partition(&[0]);
         assert!(n.is_cut(0, 1) && n.is_cut(1, 0) && n.is_cut(2, 0));
         assert!(!n.is_cut(1, 2) && !n.is_cut(0, 0));
+        assert!(
+            !n.is_cut(0, 3) && !n.is_cut(3, 0),
+            "services are never cut off"
+        );
         n.heal();
         assert!(!n.is_cut(0, 1));
     }
 
     #[test]
     fn drop_and_duplicate_are_counted() {
-        let mut n = net(0.0, 1.0, 0.0);
+        let mut n = net(0, 1.0, 0.0);
         let mut out = Vec::new();
-        n.node_to_node(Instant::now(), 0, 1, LINE, &mut out);
+        send(&mut n, Instant::now(), (0, 1), &mut out);
         assert!(out.is_empty());
         assert_eq!(n.stats.dropped, 1);
-        let mut n = net(0.0, 0.0, 1.0);
-        n.node_to_node(Instant::now(), 0, 1, LINE, &mut out);
+        let mut n = net(0, 0.0, 1.0);
+        send(&mut n, Instant::now(), (0, 1), &mut out);
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 2);
         assert_eq!((n.stats.duplicated, n.stats.server_delivered), (1, 2));
     }

@@ -1,5 +1,7 @@
-//! Node processes: started with piped stdin and stdout, stderr to a log file, and ended
-//! without leaving anything behind.
+//! Node processes: started with piped stdin and stdout, stderr to a log file, in the
+//! system's temporary directory (as Maelstrom starts them in the JVM's `java.io.tmpdir`, so a
+//! node that writes files relative to its working directory does not litter the caller's),
+//! and ended without leaving anything behind.
 //!
 //! Each node runs in its own process group, so a Ctrl-C at the terminal reaches the driver
 //! alone (which then stops the nodes in order) instead of killing the nodes under it, which
@@ -36,20 +38,22 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    /// Starts `bin args...` with stderr appended to `log`, and registers its stdout under
-    /// `read` and its stdin under `write`.
+    /// Starts `bin args...` in `dir` with stderr appended to `log`, and registers its stdout
+    /// under `read` and its stdin under `write`. `bin` should be absolute (a relative path
+    /// would be looked up from `dir`).
     pub fn spawn(
         bin: &Path,
         args: &[String],
+        dir: &Path,
         log: &Path,
         registry: &Registry,
-        read: Token,
-        write: Token,
+        (read, write): (Token, Token),
     ) -> io::Result<NodeProcess> {
         let stderr = File::create(log)?;
         let mut command = Command::new(bin);
         command
             .args(args)
+            .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -136,9 +140,26 @@ impl NodeProcess {
         }
     }
 
-    /// Closes the node's stdin: a node then flushes and exits (DESIGN.md §2).
+    /// Closes the node's stdin: a node then flushes and exits (DESIGN.md §2). Only at a
+    /// line boundary: call [`NodeProcess::finish_line`] first.
     pub fn close_stdin(&mut self) {
         self.stdin = None;
+    }
+
+    /// Cuts `input` (the node's unwritten input) after the line being written, so that a
+    /// later close never ends the node's stdin in the middle of a message; true once what
+    /// is left has been written (the stdin can then be closed).
+    pub fn finish_line(&mut self, input: &mut Vec<u8>) -> bool {
+        let written = self.written.min(input.len());
+        let at_boundary = written == 0 || input[written - 1] == b'\n';
+        let end = if at_boundary {
+            written
+        } else {
+            memchr::memchr(b'\n', &input[written..]).map_or(input.len(), |at| written + at + 1)
+        };
+        input.truncate(end);
+        self.flush(input);
+        input.is_empty()
     }
 
     /// The exit status if the node has exited (reaping it).

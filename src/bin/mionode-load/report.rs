@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use mionode::harness::record::{MessageEvent, NemesisPeriod};
+
 use crate::checker::{code_name, Failure};
 use crate::driver::Record;
 use crate::nemesis::NemesisEvent;
@@ -28,10 +30,12 @@ pub struct Config {
     pub node_args: Vec<String>,
     /// `--workload`.
     pub workload: String,
-    /// Closed-loop client count, or `None` in an open loop.
-    pub concurrency: Option<usize>,
-    /// Open-loop rate, or `None` in a closed loop.
-    pub rate: Option<f64>,
+    /// Number of clients (`--concurrency`).
+    pub concurrency: usize,
+    /// `--rate`, requests per second (ignored with `closed_loop`).
+    pub rate: f64,
+    /// `--closed-loop`.
+    pub closed_loop: bool,
     /// `--time-limit`, seconds.
     pub time_limit_s: f64,
     /// `--batch-size`.
@@ -39,21 +43,27 @@ pub struct Config {
     /// `--seed`, drawn if not given.
     pub seed: u64,
     /// `--latency`, milliseconds.
-    pub latency_ms: f64,
+    pub latency_ms: u64,
     /// `--latency-dist`.
     pub latency_dist: String,
     /// `--drop`.
     pub drop: f64,
     /// `--duplicate`.
     pub duplicate: f64,
+    /// `--net-rate`, messages per second, if set.
+    pub net_rate: Option<f64>,
     /// `--nemesis`.
     pub nemesis: String,
     /// `--nemesis-interval`, seconds.
     pub nemesis_interval_s: f64,
+    /// `--topology`.
+    pub topology: String,
     /// `--grace`, seconds.
     pub grace_s: f64,
     /// `--init-timeout`, seconds.
     pub init_timeout_s: f64,
+    /// `--close-stdin` (on with `--metrics`).
+    pub close_stdin: bool,
 }
 
 /// Latency quantiles in milliseconds.
@@ -159,16 +169,31 @@ pub struct Results {
     pub net: NetReport,
     /// Workload clients opened.
     pub clients: usize,
-    /// Replies ignored by clients (late, duplicate, or answering nothing outstanding).
+    /// Clients closed and replaced after a timeout or an indeterminate error.
+    pub replaced_clients: usize,
+    /// Replies ignored by clients (to an earlier request of the same client, or answering
+    /// nothing).
     pub ignored_replies: u64,
-    /// Open-loop starts skipped for want of a client.
-    pub skipped_starts: u64,
+    /// Operations in history.jsonl (invocations and completions).
+    pub history_ops: u64,
+    /// Why history.jsonl is incomplete, if writing it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_error: Option<String>,
     /// Partitions and heals.
     pub nemesis: Vec<NemesisEvent>,
     /// The nodes.
     pub nodes: Vec<NodeReport>,
     /// The run directory.
     pub store: String,
+    /// The message trace, written to messages.jsonl.
+    #[serde(skip)]
+    pub messages: Vec<MessageEvent>,
+    /// The nemesis's periods, written to nemesis.jsonl.
+    #[serde(skip)]
+    pub nemesis_periods: Vec<NemesisPeriod>,
+    /// The summary as printed, written to summary.txt.
+    #[serde(skip)]
+    pub summary: String,
 }
 
 impl Results {
@@ -192,7 +217,7 @@ impl Results {
             msgs_per_op: if per { per_op(sent) } else { None },
         };
         let all_sent = net.client_sent + net.server_sent;
-        Results {
+        let mut results = Results {
             valid: record.failures.total() == 0,
             failure_count: record.failures.total(),
             failures: record.failures.kept().to_vec(),
@@ -210,21 +235,28 @@ impl Results {
                 lost_after_violation: record.stats.lost_after_violation,
             },
             clients: record.clients,
+            replaced_clients: record.replaced_clients,
             ignored_replies: record.stats.ignored_replies,
-            skipped_starts: record.skipped_starts,
+            history_ops: record.history_ops,
+            history_error: record.history_error,
+            nemesis_periods: crate::nemesis::periods(&record.nemesis),
             nemesis: record.nemesis,
+            messages: record.messages,
+            summary: String::new(),
             nodes: record
                 .nodes
                 .into_iter()
                 .map(|(id, pid, exit)| NodeReport {
-                    log: format!("{}/{id}.log", crate::store::NODE_LOGS),
+                    log: format!("{}/{id}.log", mionode::harness::record::NODE_LOGS),
                     id,
                     pid,
                     exit,
                 })
                 .collect(),
             store,
-        }
+        };
+        results.summary = summary(&results);
+        results
     }
 }
 
@@ -257,10 +289,10 @@ fn op_report(s: &OpStats, secs: f64) -> OpReport {
 pub fn summary(r: &Results) -> String {
     let c = &r.config;
     let mut out = String::new();
-    let clients = match (c.concurrency, c.rate) {
-        (Some(n), _) => format!("{n} clients in a closed loop"),
-        (None, Some(rate)) => format!("open loop at {rate} requests/s ({} clients)", r.clients),
-        (None, None) => String::new(),
+    let clients = if c.closed_loop {
+        format!("{} clients in a closed loop", c.concurrency)
+    } else {
+        format!("{} clients, {} requests/s", c.concurrency, c.rate)
     };
     let _ = writeln!(
         out,
@@ -288,6 +320,9 @@ pub fn summary(r: &Results) -> String {
         if left > 0 {
             let _ = writeln!(out, "  ... and {left} more");
         }
+    }
+    if let Some(e) = &r.history_error {
+        let _ = writeln!(out, "\nhistory.jsonl is incomplete: {e}");
     }
     let _ = writeln!(out, "\nresults: {}/results.json", r.store);
     let verdict = if r.valid {
@@ -375,13 +410,14 @@ fn net_lines(out: &mut String, r: &Results) {
     }
     let partitions = r.nemesis.iter().filter(|e| e.action == "partition").count();
     if partitions > 0 {
-        let _ = writeln!(out, "nemesis: {partitions} partition(s), healed at the end");
+        let _ = writeln!(out, "nemesis: {partitions} partition(s)");
     }
-    if r.ignored_replies > 0 || r.skipped_starts > 0 {
+    if r.replaced_clients > 0 || r.ignored_replies > 0 {
         let _ = writeln!(
             out,
-            "clients ignored {} late or stray replies; {} open-loop starts skipped",
-            r.ignored_replies, r.skipped_starts
+            "clients: {} opened, {} replaced after a timeout or an indeterminate error; \
+             {} replies to earlier requests ignored",
+            r.clients, r.replaced_clients, r.ignored_replies
         );
     }
     for node in &r.nodes {

@@ -82,6 +82,17 @@ pub enum Expected {
     Forwarded(Value),
 }
 
+impl Expected {
+    /// The operation's value in the history: what the client asked to be echoed (the
+    /// values of a batch, the value a proxy or relay carries).
+    pub fn value(&self) -> Value {
+        match self {
+            Expected::Echo(v) | Expected::Forwarded(v) => v.clone(),
+            Expected::Batch(values) => Value::Array(values.clone()),
+        }
+    }
+}
+
 /// Chooses and writes requests.
 #[derive(Debug, Clone)]
 pub struct Workload {

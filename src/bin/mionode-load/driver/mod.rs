@@ -28,17 +28,19 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::checker::{FailureKind, Failures};
+use mionode::harness::store::HistoryWriter;
 
+use crate::checker::{FailureKind, Failures};
 use crate::clients::Clients;
 use crate::nemesis::Nemesis;
-use crate::network::Network;
+use crate::network::{Head, Network};
 use crate::process::{NodeProcess, READ_CHUNK};
 use crate::progress::Progress;
 use crate::stats::Stats;
 use crate::wire;
 use crate::workload::Workload;
 
+mod history;
 mod route;
 mod stop;
 
@@ -67,6 +69,10 @@ pub struct Plan {
     pub bin: PathBuf,
     /// Arguments given to every node.
     pub args: Vec<String>,
+    /// The working directory of every node.
+    pub dir: PathBuf,
+    /// The run directory: `history.jsonl` is written there as the run goes.
+    pub run_dir: PathBuf,
     /// Where each node's stderr goes, as `<id>.log`.
     pub logs: PathBuf,
     /// Node ids, in order.
@@ -77,6 +83,10 @@ pub struct Plan {
     pub time_limit: Duration,
     /// How long to wait for replies in flight afterwards.
     pub grace: Duration,
+    /// Close each node's stdin at the end and let it exit before the kill.
+    pub close_stdin: bool,
+    /// How many messages the trace keeps (the first ones).
+    pub trace_cap: usize,
 }
 
 /// Per-node state the loop keeps besides the process.
@@ -115,14 +125,20 @@ pub struct Record {
     pub failures: Failures,
     /// Partitions and heals.
     pub nemesis: Vec<crate::nemesis::NemesisEvent>,
+    /// The first messages the network carried.
+    pub messages: Vec<mionode::harness::record::MessageEvent>,
+    /// Operations written to the history.
+    pub history_ops: u64,
+    /// The first error writing the history, if any (the run goes on without it).
+    pub history_error: Option<String>,
     /// Per node: id, pid, how it ended.
     pub nodes: Vec<(String, u32, String)>,
     /// From the first request to the time limit (or Ctrl-C).
     pub duration: Duration,
     /// Workload clients opened.
     pub clients: usize,
-    /// Open-loop starts skipped for want of a client.
-    pub skipped_starts: u64,
+    /// Clients replaced after an indeterminate outcome.
+    pub replaced_clients: usize,
     /// The run was cut short by a signal.
     pub interrupted: bool,
 }
@@ -132,6 +148,12 @@ pub struct Driver {
     poll: Poll,
     signals: Signals,
     plan: Plan,
+    /// Service ids on the network, endpoints `nodes..nodes + services.len()`.
+    services: Vec<String>,
+    /// Time zero of the history and the trace.
+    origin: Instant,
+    history: HistoryWriter,
+    history_error: Option<String>,
     index: HashMap<String, usize>,
     procs: Vec<NodeProcess>,
     nodes: Vec<NodeState>,
@@ -163,6 +185,10 @@ impl Driver {
         nemesis: Nemesis,
         progress: Progress,
     ) -> io::Result<Driver> {
+        let origin = Instant::now();
+        let history = HistoryWriter::create(&plan.run_dir)?;
+        let mut net = net;
+        net.trace_from(origin, plan.trace_cap);
         let poll = Poll::new()?;
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
@@ -170,12 +196,10 @@ impl Driver {
         let mut procs = Vec::with_capacity(plan.ids.len());
         for (i, id) in plan.ids.iter().enumerate() {
             let log = plan.logs.join(format!("{id}.log"));
-            let (read, write) = (Token(2 * i), Token(2 * i + 1));
-            let proc =
-                NodeProcess::spawn(&plan.bin, &plan.args, &log, poll.registry(), read, write)
-                    .map_err(|e| {
-                        io::Error::new(e.kind(), format!("{}: {e}", plan.bin.display()))
-                    })?;
+            let tokens = (Token(2 * i), Token(2 * i + 1));
+            let registry = poll.registry();
+            let proc = NodeProcess::spawn(&plan.bin, &plan.args, &plan.dir, &log, registry, tokens)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", plan.bin.display())))?;
             procs.push(proc);
         }
         let n = plan.ids.len();
@@ -184,6 +208,10 @@ impl Driver {
         let mut driver = Driver {
             poll,
             signals,
+            services: Vec::new(),
+            origin,
+            history,
+            history_error: None,
             index,
             procs,
             nodes: (0..n).map(|_| NodeState::default()).collect(),
@@ -211,14 +239,23 @@ impl Driver {
     /// Client `ci` sends `init` to node i, for every node.
     fn send_inits(&mut self) {
         let ids = &self.plan.ids;
+        let now = Instant::now();
         for (i, id) in ids.iter().enumerate() {
+            let client = format!("c{i}");
+            let ends = (client.as_str(), id.as_str());
             self.net
-                .client_to_node(&format!("c{i}"), id, &mut self.inputs[i], |out| {
+                .client_to_node(now, ends, &mut self.inputs[i], |out| {
                     out.extend_from_slice(b"{\"type\":\"init\",\"msg_id\":1,\"node_id\":");
                     wire::write_json_str(out, id);
                     out.extend_from_slice(b",\"node_ids\":");
                     let _ = serde_json::to_writer(&mut *out, ids);
                     out.push(b'}');
+                    let head = Head {
+                        kind: "init",
+                        msg_id: Some(1),
+                        in_reply_to: None,
+                    };
+                    (head, ())
                 });
         }
     }
@@ -365,11 +402,12 @@ impl Driver {
             &mut self.inputs[node],
         );
         self.stats.invoked(kind);
+        self.invoked(k, now);
     }
 
     fn expire_requests(&mut self, now: Instant) {
         while let Some((k, pending)) = self.clients.expire(now) {
-            self.stats.timed_out(pending.kind);
+            self.timed_out(k, pending, now);
             if self.clients.is_closed_loop() {
                 self.send_next(k, now);
             }
@@ -379,8 +417,7 @@ impl Driver {
     fn start_requests(&mut self, now: Instant) {
         for _ in 0..STARTS_PER_TURN {
             match self.clients.take_start(now) {
-                Some(Some(k)) => self.send_next(k, now),
-                Some(None) => {}
+                Some(k) => self.send_next(k, now),
                 None => break,
             }
         }
@@ -441,7 +478,8 @@ impl Driver {
             Phase::Run { until } if now >= until => {
                 self.stopped = Some(now);
                 self.clients.stop();
-                self.nemesis.finish(now, &mut self.net);
+                // No final heal: Maelstrom heals only before a workload's final reads.
+                self.nemesis.finish(now);
                 self.progress.draining();
                 self.phase = Phase::Drain {
                     until: now + self.plan.grace,
@@ -461,7 +499,7 @@ impl Driver {
         self.phase = Phase::Run {
             until: now + self.plan.time_limit,
         };
-        self.nemesis.start(now);
+        self.nemesis.start(now, self.origin);
         for k in self.clients.start(now) {
             self.send_next(k, now);
         }
