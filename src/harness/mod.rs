@@ -16,6 +16,9 @@
 //! - [`nemesis`]: Jepsen's partition shapes and their schedule.
 //! - [`net`]: latency, loss, re-encoding of messages, and the network's throughput limit.
 //! - [`store`]: where a run's files go (`store/<workload>/<timestamp>/`, `store/latest`).
+//! - [`views`]: what a run directory shows a person: latency and rate plots, a Lamport
+//!   diagram of the messages, and a page that holds them. The one exception to "no I/O": it
+//!   reads a finished run directory and writes its files beside the records.
 //!
 //! `docs/workloads.md` describes all of it, and where it differs from Maelstrom.
 
@@ -25,4 +28,5 @@ pub mod net;
 pub mod record;
 pub mod service;
 pub mod store;
+pub mod views;
 pub mod workload;
