@@ -34,6 +34,8 @@ impl Driver {
             f: pending.kind.name().to_string(),
             value: pending.expected.value(),
             error: None,
+            exception: None,
+            final_read: false,
         };
         self.push_op(op);
     }
@@ -103,6 +105,8 @@ impl Driver {
             f: pending.kind.name().to_string(),
             value,
             error,
+            exception: None,
+            final_read: false,
         };
         self.push_op(op);
     }
