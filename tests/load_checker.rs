@@ -75,11 +75,7 @@ fn message_to_an_unknown_node_fails_the_run() {
 #[test]
 fn message_to_a_closed_init_client_fails_the_run() {
     let run = faulty("late-init-ok", "echo");
-    assert_fails_with(
-        &run,
-        "unknown-destination",
-        "the init client of",
-    );
+    assert_fails_with(&run, "unknown-destination", "the init client of");
     let message = run.results["failures"][0]["message"].as_str().unwrap_or("");
     assert!(message.contains("\"init_ok\""), "{message}");
 }

@@ -215,6 +215,8 @@ mod tests {
             f: "echo".into(),
             value: serde_json::json!(1),
             error: None,
+            exception: None,
+            final_read: false,
         };
         assert_eq!(history.push(op(5)).unwrap(), 0);
         assert_eq!(history.push(op(7)).unwrap(), 1);

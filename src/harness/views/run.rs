@@ -169,6 +169,8 @@ mod tests {
             f: f.into(),
             value: serde_json::Value::Null,
             error: None,
+            exception: None,
+            final_read: false,
         }
     }
 
