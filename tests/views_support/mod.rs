@@ -114,6 +114,8 @@ impl Gen {
             f: f.into(),
             value: serde_json::json!(time / MS),
             error,
+            exception: None,
+            final_read: false,
         });
     }
 
