@@ -184,7 +184,8 @@ impl<A: App> World<A> {
         let nemesis_at = self.nemesis_next();
         let expire_at = self.clients.next_deadline();
         let queue_at = self.queue.next_at();
-        let start_at = self.start_next();
+        // A start that waited for an idle client is due as soon as one is.
+        let start_at = self.start_next().map(|t| t.max(self.now));
         let due = [phase_at, nemesis_at, expire_at, queue_at, start_at]
             .into_iter()
             .flatten()
