@@ -299,7 +299,7 @@ impl Schedule {
     /// The action due at `now`, if any, for `n` nodes; schedules the next one.
     pub fn poll(&mut self, now: Nanos, n: usize, rng: &mut fastrand::Rng) -> Option<Action> {
         let at = self.next_at.filter(|&at| at <= now)?;
-        self.next_at = Some(at + rng.u64(..2 * self.interval));
+        self.next_at = Some(at.saturating_add(rng.u64(..self.interval.saturating_mul(2))));
         self.active = !self.active;
         if !self.active {
             return Some(Action::Stop);

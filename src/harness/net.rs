@@ -84,14 +84,14 @@ impl Latency {
         let ms = match self.dist {
             LatencyDist::Constant => self.mean_ms,
             LatencyDist::Uniform if self.mean_ms == 0 => 0,
-            LatencyDist::Uniform => rng.u64(..2 * self.mean_ms),
+            LatencyDist::Uniform => rng.u64(..self.mean_ms.saturating_mul(2)),
             LatencyDist::Exponential => {
                 // 1 - f64() is in (0, 1], so the logarithm is finite.
                 let x = -(self.mean_ms as f64) * (1.0 - rng.f64()).ln();
                 x as u64
             }
         };
-        ms * MS
+        ms.saturating_mul(MS)
     }
 }
 
@@ -179,8 +179,9 @@ pub fn reencode_line(line: &[u8], rng: &mut fastrand::Rng) -> Result<Vec<u8>, se
 /// A number as Java writes it: integers as a `long` (digits), others as `Double.toString`:
 /// plain decimal with at least one fractional digit for magnitudes in `[1e-3, 1e7)`
 /// (`100.0`, `0.001`), otherwise `d.dddE±n` (`1.0E7`, `1.5E-4`), with the shortest digits
-/// that read back to the same double. Integers past 64 bits, which this parser reads as
-/// doubles, come out as doubles (a JVM would keep a `BigInteger`).
+/// that read back to the same double (Java 19 and later; older JVMs sometimes print more).
+/// Two spellings differ from a JVM's, because this parser reads them as doubles: integers
+/// past 64 bits (a JVM keeps a `BigInteger`) and `-0` (a JVM reads the long 0).
 pub fn jvm_number(n: &Number) -> String {
     if n.is_i64() || n.is_u64() {
         return n.to_string();

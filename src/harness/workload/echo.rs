@@ -85,20 +85,7 @@ pub(super) fn check_chapter(history: &[Op]) -> Check {
     let mut count = 0usize;
     for (inv, done) in pairs(history) {
         let Some(done) = done else { continue };
-        let problem = match done.kind {
-            OpType::Ok => check_ok(inv, done),
-            OpType::Fail if inv.f == "echo" => Some(format!(
-                "{} (process {}) expected a message with echo {}, but received error {}",
-                inv.index,
-                inv.process,
-                inv.value,
-                done.error
-                    .as_ref()
-                    .map_or("?".into(), |e| format!("{} {:?}", e.code, e.text)),
-            )),
-            _ => None,
-        };
-        if let Some(p) = problem {
+        if let Some(p) = wrong_answer(inv, done) {
             count += 1;
             if errors.len() < KEPT_ERRORS {
                 errors.push(p);
@@ -108,6 +95,22 @@ pub(super) fn check_chapter(history: &[Op]) -> Check {
     Check::new(Valid::from_bool(count == 0))
         .with("error_count", count)
         .with("errors", errors)
+}
+
+/// Why the completion `done` of `inv` is a wrong answer, if it is one: an `ok` with the
+/// wrong value, or a `fail` of an echo.
+pub(super) fn wrong_answer(inv: &Op, done: &Op) -> Option<String> {
+    match done.kind {
+        OpType::Ok => check_ok(inv, done),
+        OpType::Fail if inv.f == "echo" => Some(format!(
+            "{} (process {}) expected a message with echo {}, but received error {}",
+            inv.index,
+            inv.process,
+            inv.value,
+            (done.error.as_ref()).map_or("?".into(), |e| format!("{} {:?}", e.code, e.text)),
+        )),
+        _ => None,
+    }
 }
 
 fn check_ok(inv: &Op, done: &Op) -> Option<String> {

@@ -18,6 +18,35 @@
 //! 5. [`Workload::check`]: the workload's checker over the history; with
 //!    [`Workload::results`], Jepsen's stats and Maelstrom's availability beside it.
 //!
+//! One operation, as a driver runs it:
+//!
+//! ```
+//! use mionode::harness::workload::{Config, Reply, Turn, Workload, WorkloadKind};
+//!
+//! let nodes = vec!["n0".to_string(), "n1".to_string()];
+//! let mut workload = Workload::new(Config::new(WorkloadKind::Echo, nodes));
+//! let mut rng = fastrand::Rng::with_seed(1);
+//! let mut history = Vec::new();
+//!
+//! let inv = workload.invoke(&mut rng, &Turn { now: 0, process: "c2", node: 0 });
+//! let mut line = Vec::new();
+//! inv.write_body(1, &mut line); // {"type":"echo","msg_id":1,"echo":"Please echo 12"}
+//! history.push(inv.op(0, 0, "c2", "n0"));
+//!
+//! // ... the node answers ...
+//! let mut reply = serde_json::Map::new();
+//! reply.insert("type".into(), "echo_ok".into());
+//! reply.insert("in_reply_to".into(), 1.into());
+//! reply.insert("echo".into(), inv.value.clone());
+//! let done = workload.complete(&inv, Reply::Body(&reply));
+//! history.push(done.op(&inv, 1, 2_000_000, "c2", "n0"));
+//!
+//! let results = workload.results(&history, None);
+//! assert!(results.valid().is_true());
+//! let json = serde_json::to_string(&results).unwrap();
+//! assert!(json.starts_with(r#"{"valid":true,"availability":{"valid":true,"ok_fraction":1.0}"#));
+//! ```
+//!
 //! The workloads of Maelstrom (`echo`, `unique-ids`, `broadcast`, `g-set`, `g-counter`,
 //! `pn-counter`, `lin-kv`) and those of mionode's RPC chapter (`batch_echo`, `proxy`,
 //! `relay`, `mixed`) are described in `docs/workloads.md`.
@@ -25,6 +54,7 @@
 mod counter;
 mod echo;
 mod lin_kv;
+pub mod op;
 mod sets;
 pub mod topology;
 mod unique;
@@ -33,12 +63,15 @@ pub mod values;
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::harness::check::{self, Check, Results};
-use crate::harness::record::{Nanos, Op, OpError, OpType};
+use crate::harness::record::{Nanos, Op};
 
+pub use op::{code_name, Completion, Invocation, Reply, DEFINITE_CODES};
 pub use topology::Topology;
+
+use op::body;
 
 /// One second in [`Nanos`].
 pub const SECOND: Nanos = 1_000_000_000;
@@ -220,147 +253,6 @@ pub struct Turn<'a> {
     pub node: usize,
 }
 
-/// A request a client is about to send, and what the history records of it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Invocation {
-    /// The operation (`echo`, `read`, `add`, ...).
-    pub f: &'static str,
-    /// Its value in the history (Maelstrom's `:value` of the invocation).
-    pub value: Value,
-    /// The request body without `msg_id`: `type` first, then the workload's fields.
-    pub body: Map<String, Value>,
-    /// How long the client waits for the reply before it gives up.
-    pub timeout: Nanos,
-    /// Whether this is a final read (recorded as such in the history).
-    pub final_read: bool,
-}
-
-impl Invocation {
-    fn new(f: &'static str, value: Value, body: Map<String, Value>) -> Self {
-        Invocation {
-            f,
-            value,
-            body,
-            timeout: CLIENT_TIMEOUT,
-            final_read: false,
-        }
-    }
-
-    /// The request's `type`.
-    pub fn kind(&self) -> &str {
-        self.body.get("type").and_then(Value::as_str).unwrap_or("")
-    }
-
-    /// The type of a successful reply: the request's type and `_ok`.
-    pub fn reply_type(&self) -> String {
-        format!("{}_ok", self.kind())
-    }
-
-    /// Writes the body as one JSON object with `msg_id` after `type`.
-    pub fn write_body(&self, msg_id: u64, out: &mut Vec<u8>) {
-        out.push(b'{');
-        let mut first = true;
-        for (k, v) in &self.body {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            write_json(out, k);
-            out.push(b':');
-            write_json(out, v);
-            if k == "type" {
-                out.extend_from_slice(format!(",\"msg_id\":{msg_id}").as_bytes());
-            }
-        }
-        out.push(b'}');
-    }
-
-    /// The history's invocation entry.
-    pub fn op(&self, index: u64, time: Nanos, process: &str, node: &str) -> Op {
-        Op {
-            index,
-            time,
-            kind: OpType::Invoke,
-            process: process.to_string(),
-            node: node.to_string(),
-            f: self.f.to_string(),
-            value: self.value.clone(),
-            error: None,
-            exception: None,
-            final_read: self.final_read,
-        }
-    }
-}
-
-fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-    // Serialising a Value or a str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, v);
-}
-
-/// How a request ended, as the client saw it.
-#[derive(Debug, Clone, Copy)]
-pub enum Reply<'a> {
-    /// The reply's body (an object with `type`, `in_reply_to`, ...).
-    Body(&'a Map<String, Value>),
-    /// No reply within the invocation's timeout.
-    Timeout,
-}
-
-/// The history's completion entry for an invocation, without its place in time.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Completion {
-    /// `ok`, `fail` or `info`.
-    pub kind: OpType,
-    /// Its value: the result of an `ok` (what was read, generated, echoed), or the
-    /// invocation's value otherwise.
-    pub value: Value,
-    /// The error of a `fail` or `info`.
-    pub error: Option<OpError>,
-    /// Why a reply was not accepted as such (a schema violation).
-    pub exception: Option<String>,
-}
-
-impl Completion {
-    /// The history's completion entry for `inv`.
-    pub fn op(&self, inv: &Invocation, index: u64, time: Nanos, process: &str, node: &str) -> Op {
-        Op {
-            index,
-            time,
-            kind: self.kind,
-            process: process.to_string(),
-            node: node.to_string(),
-            f: inv.f.to_string(),
-            value: self.value.clone(),
-            error: self.error.clone(),
-            exception: self.exception.clone(),
-            final_read: inv.final_read,
-        }
-    }
-}
-
-/// Maelstrom's error codes that say the operation certainly did not happen
-/// (`resources/errors.edn`). Every other code, 0 (timeout) and 13 (crash) included, and
-/// every code it does not know, is indefinite.
-pub const DEFINITE_CODES: [u32; 9] = [1, 10, 11, 12, 14, 20, 21, 22, 30];
-
-/// Maelstrom's name for an error code, if it has one.
-pub fn code_name(code: u32) -> Option<&'static str> {
-    Some(match code {
-        0 => "timeout",
-        1 => "node-not-found",
-        10 => "not-supported",
-        11 => "temporarily-unavailable",
-        12 => "malformed-request",
-        13 => "crash",
-        14 => "abort",
-        20 => "key-does-not-exist",
-        21 => "key-already-exists",
-        22 => "precondition-failed",
-        30 => "txn-conflict",
-        _ => return None,
-    })
-}
-
 /// A workload: requests, completions, and the checker, for one run.
 #[derive(Debug, Clone)]
 pub struct Workload {
@@ -444,37 +336,29 @@ impl Workload {
             .collect()
     }
 
-    /// How `inv` ended, given its reply or its timeout.
+    /// How `inv` ended, given its reply or its timeout (Maelstrom's `with-errors`; see
+    /// [`op`]).
     pub fn complete(&self, inv: &Invocation, reply: Reply<'_>) -> Completion {
-        let kind = self.config.kind;
-        let Reply::Body(body) = reply else {
-            let definite = kind.idempotent(inv.f);
-            return failed(
-                inv,
-                definite,
-                OpError {
-                    code: 0,
-                    text: "client timed out".into(),
-                },
-            );
-        };
-        if body.get("type").and_then(Value::as_str) == Some("error") {
-            return error_completion(kind, inv, body);
+        op::complete(self.config.kind, inv, reply)
+    }
+
+    /// Whether `done` is by itself a wrong answer to `inv`, for the workloads whose checker
+    /// judges each operation alone (echo and the RPC chapter's): the reason, or `None`.
+    /// Always `None` for the others, whose verdict needs the whole history. For a driver
+    /// that reports wrong answers as they come; [`Workload::check`] finds the same ones.
+    pub fn wrong_answer(&self, inv: &Invocation, done: &Completion) -> Option<String> {
+        let per_op = matches!(
+            self.config.kind,
+            WorkloadKind::Echo
+                | WorkloadKind::BatchEcho
+                | WorkloadKind::Proxy
+                | WorkloadKind::Relay
+                | WorkloadKind::Mixed
+        );
+        if !per_op {
+            return None;
         }
-        match reply_value(kind, inv, body) {
-            Ok(value) => Completion {
-                kind: OpType::Ok,
-                value,
-                error: None,
-                exception: None,
-            },
-            Err(why) => Completion {
-                kind: OpType::Info,
-                value: inv.value.clone(),
-                error: None,
-                exception: Some(why),
-            },
-        }
+        echo::wrong_answer(&inv.op(0, 0, "", ""), &done.op(inv, 1, 0, "", ""))
     }
 
     /// The workload's own checker over `history` (Maelstrom's `:workload` result).
@@ -482,7 +366,7 @@ impl Workload {
         match self.config.kind {
             WorkloadKind::Echo => echo::check_chapter(history),
             WorkloadKind::UniqueIds => unique::check(history),
-            WorkloadKind::Broadcast | WorkloadKind::GSet => sets::check(self.config.kind, history),
+            WorkloadKind::Broadcast | WorkloadKind::GSet => sets::check(history),
             WorkloadKind::GCounter | WorkloadKind::PnCounter => counter::check(history),
             WorkloadKind::LinKv => lin_kv::check(history, lin_kv::MAX_STATES),
             WorkloadKind::BatchEcho
@@ -501,126 +385,6 @@ impl Workload {
         r.insert("availability", check::availability(history, availability));
         r.insert("exceptions", check::exceptions(history));
         r
-    }
-}
-
-/// A body of type `kind` with `fields` after it.
-fn body<const N: usize>(kind: &str, fields: [(&str, Value); N]) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("type".into(), Value::from(kind));
-    for (k, v) in fields {
-        m.insert(k.into(), v);
-    }
-    m
-}
-
-fn failed(inv: &Invocation, definite: bool, error: OpError) -> Completion {
-    Completion {
-        kind: if definite { OpType::Fail } else { OpType::Info },
-        value: inv.value.clone(),
-        error: Some(error),
-        exception: None,
-    }
-}
-
-/// An `error` reply: `fail` when the code is definite or the operation idempotent, `info`
-/// otherwise; always `info` where Maelstrom's client does not catch errors.
-fn error_completion(kind: WorkloadKind, inv: &Invocation, body: &Map<String, Value>) -> Completion {
-    let code = body.get("code").and_then(Value::as_u64);
-    let text = body.get("text").and_then(Value::as_str).unwrap_or("");
-    let error = OpError {
-        code: code.map_or(u32::MAX, |c| u32::try_from(c).unwrap_or(u32::MAX)),
-        text: text.to_string(),
-    };
-    let known_definite = code.is_some_and(|c| DEFINITE_CODES.iter().any(|&d| u64::from(d) == c));
-    let definite = kind.catches_errors() && (known_definite || kind.idempotent(inv.f));
-    let mut c = failed(inv, definite, error);
-    if !kind.catches_errors() {
-        c.exception = Some(format!(
-            "RPC error {}",
-            code.map_or("?".into(), |c| c.to_string())
-        ));
-    }
-    c
-}
-
-/// Checks a successful reply against the workload's schema (only its fields, `type`,
-/// `msg_id` and `in_reply_to`; Maelstrom's schemas are closed) and returns the value the
-/// history records.
-fn reply_value(
-    kind: WorkloadKind,
-    inv: &Invocation,
-    body: &Map<String, Value>,
-) -> Result<Value, String> {
-    let want = inv.reply_type();
-    let ty = body.get("type").and_then(Value::as_str).unwrap_or("");
-    if ty != want {
-        return Err(format!(
-            "expected a reply of type {want:?} or error, got {ty:?}"
-        ));
-    }
-    let fields = reply_fields(kind, inv);
-    let standard = ["type", "msg_id", "in_reply_to"];
-    if let Some(missing) = fields.iter().find(|f| !body.contains_key(**f)) {
-        return Err(format!("{want} has no field `{missing}`"));
-    }
-    if let Some(extra) =
-        (body.keys()).find(|k| !standard.contains(&k.as_str()) && !fields.contains(&k.as_str()))
-    {
-        return Err(format!("{want} has an extra field `{extra}`"));
-    }
-    let field = |name: &str| body.get(name).cloned().unwrap_or(Value::Null);
-    Ok(match (kind, inv.kind()) {
-        (_, "topology") | (_, "write") | (_, "cas") => Value::Null,
-        (_, "echo") => field("echo"),
-        (_, "generate") => field("id"),
-        (WorkloadKind::Broadcast, "broadcast") => inv.value.clone(),
-        (WorkloadKind::Broadcast, "read") => array(&want, "messages", field("messages"))?,
-        (WorkloadKind::GSet, "add") => inv.value.clone(),
-        (WorkloadKind::GSet, "read") => array(&want, "value", field("value"))?,
-        (_, "add") => inv.value.clone(),
-        (WorkloadKind::GCounter | WorkloadKind::PnCounter, "read") => {
-            let v = field("value");
-            if !(v.is_i64() || v.is_u64()) {
-                return Err(format!("{want}: `value` is not an integer"));
-            }
-            v
-        }
-        (WorkloadKind::LinKv, "read") => {
-            let key = inv.value.get(0).cloned().unwrap_or(Value::Null);
-            Value::Array(vec![key, field("value")])
-        }
-        (_, "batch_echo") => array(&want, "results", field("results"))?,
-        (_, "proxy") => field("result"),
-        (_, "relay") => {
-            let mut m = Map::new();
-            m.insert("attempts".into(), field("attempts"));
-            m.insert("result".into(), field("result"));
-            Value::Object(m)
-        }
-        _ => Value::Object(body.clone()),
-    })
-}
-
-fn array(ty: &str, name: &str, v: Value) -> Result<Value, String> {
-    if v.is_array() {
-        Ok(v)
-    } else {
-        Err(format!("{ty}: `{name}` is not an array"))
-    }
-}
-
-/// The workload's fields of a successful reply to `inv`: all required.
-fn reply_fields(kind: WorkloadKind, inv: &Invocation) -> &'static [&'static str] {
-    match (kind, inv.kind()) {
-        (_, "echo") => &["echo"],
-        (_, "generate") => &["id"],
-        (WorkloadKind::Broadcast, "read") => &["messages"],
-        (_, "read") => &["value"],
-        (_, "batch_echo") => &["results"],
-        (_, "proxy") => &["result"],
-        (_, "relay") => &["attempts", "result"],
-        _ => &[],
     }
 }
 
