@@ -17,6 +17,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use mionode::harness::workload::{Topology, WorkloadKind};
 
 /// What a run does; parsed from the command line by [`Args::parse`](clap::Parser::parse).
 #[derive(Debug, Clone, Parser)]
@@ -42,9 +43,11 @@ pub struct Args {
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub nodes: Vec<String>,
 
-    /// What the clients ask for.
-    #[arg(long, value_enum, default_value_t = WorkloadArg::Mixed)]
-    pub workload: WorkloadArg,
+    /// What the clients ask for: Maelstrom's `echo`, `unique-ids`, `broadcast`, `g-set`,
+    /// `g-counter`, `pn-counter`, `lin-kv`, or mionode's RPC chapter: `batch_echo`, `proxy`,
+    /// `relay`, `mixed` (each request one of those four). Maelstrom's default is lin-kv.
+    #[arg(short = 'w', long, value_name = "W", default_value = "mixed", value_parser = parse_workload)]
+    pub workload: WorkloadKind,
 
     /// Number of clients, each with one request outstanding at a time: a number, or `Kn` for
     /// K clients per node (Maelstrom's and Jepsen's notation and default).
@@ -110,9 +113,26 @@ pub struct Args {
     #[arg(long, value_name = "S", default_value = "10", value_parser = parse_nemesis_interval)]
     pub nemesis_interval: Duration,
 
-    /// The topology offered to broadcast nodes, as Maelstrom's `--topology`.
-    #[arg(long, value_enum, default_value_t = TopologyArg::Grid)]
-    pub topology: TopologyArg,
+    /// The topology offered to broadcast nodes, as Maelstrom's `--topology`: grid, line,
+    /// tree (tree2), tree2, tree3, tree4 or total.
+    #[arg(long, value_name = "T", default_value = "grid", value_parser = parse_topology)]
+    pub topology: Topology,
+
+    /// The fraction of requests that must succeed, from 0 to 1, or `total` (1), as
+    /// Maelstrom's `--availability`; if omitted, availability is reported, never enforced.
+    #[arg(long, value_name = "A", value_parser = parse_availability)]
+    pub availability: Option<f64>,
+
+    /// The longest input line the node accepts, in bytes (default: mionode's 8 MiB): a
+    /// request longer than that is counted, and its timeout named in the report, since a
+    /// node discards such a line and the client only sees silence.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub node_max_line: usize,
+
+    /// Not in Maelstrom: deliver the bytes a node wrote (with `id` spliced in) instead of
+    /// re-encoding every message with shuffled keys; only to measure the driver's throughput.
+    #[arg(long)]
+    pub no_reencode: bool,
 
     /// Not in Maelstrom (which always writes store/<workload>/<time>/): the run directory for
     /// results.json, the history, the message trace and the node logs. Default:
@@ -128,6 +148,11 @@ pub struct Args {
     /// the 5 s client timeout matters: Jepsen waits for every outstanding request).
     #[arg(long, value_name = "S", default_value = "5", value_parser = parse_seconds)]
     pub grace: Duration,
+
+    /// For workloads with final reads: seconds the network is left healed and quiet before
+    /// them (Maelstrom waits 10 s, "Waiting for recovery...").
+    #[arg(long, value_name = "S", default_value = "10", value_parser = parse_seconds)]
+    pub recovery: Duration,
 
     /// At the end, close each node's stdin and give it a second to exit before SIGKILL
     /// (Maelstrom only kills): for nodes that flush at end of input, and for the metrics
@@ -151,22 +176,6 @@ pub struct Args {
     pub node_args: Vec<String>,
 }
 
-/// The `--workload` choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum WorkloadArg {
-    /// `echo {echo}` → `echo_ok {echo}`.
-    Echo,
-    /// `batch_echo {values}` → `batch_echo_ok {results}`.
-    BatchEcho,
-    /// `proxy {target, inner}` → `proxy_ok {result}`, inner an echo to another node.
-    Proxy,
-    /// `relay {target, payload}` → `relay_ok {attempts, result}`, payload an echo.
-    Relay,
-    /// Each request one of the four above, drawn at random.
-    Mixed,
-}
-
 /// The `--latency-dist` choices, as in Maelstrom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LatencyDist {
@@ -176,6 +185,18 @@ pub enum LatencyDist {
     Uniform,
     /// Exponentially distributed with the given mean.
     Exponential,
+}
+
+impl LatencyDist {
+    /// The shared network's name for the same distribution.
+    pub fn harness(self) -> mionode::harness::net::LatencyDist {
+        use mionode::harness::net::LatencyDist as L;
+        match self {
+            LatencyDist::Constant => L::Constant,
+            LatencyDist::Uniform => L::Uniform,
+            LatencyDist::Exponential => L::Exponential,
+        }
+    }
 }
 
 /// One fault `--nemesis` can name.
@@ -208,25 +229,6 @@ impl fmt::Display for Faults {
             .collect();
         f.write_str(&names.join(","))
     }
-}
-
-/// The `--topology` choices, as Maelstrom's broadcast workload names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TopologyArg {
-    /// Nodes on a square grid, each with its up to four neighbours.
-    Grid,
-    /// A line: each node with the ones before and after it.
-    Line,
-    /// A tree of fan-out 2 (as `tree2`).
-    Tree,
-    /// A tree of fan-out 2.
-    Tree2,
-    /// A tree of fan-out 3.
-    Tree3,
-    /// A tree of fan-out 4.
-    Tree4,
-    /// Every node a neighbour of every other.
-    Total,
 }
 
 /// The `--progress` choices.
@@ -355,6 +357,22 @@ fn parse_nemesis_interval(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+fn parse_workload(s: &str) -> Result<WorkloadKind, String> {
+    s.parse()
+}
+
+fn parse_topology(s: &str) -> Result<Topology, String> {
+    s.parse()
+}
+
+/// A number from 0 to 1, or `total` (1), as Maelstrom's `--availability`.
+fn parse_availability(s: &str) -> Result<f64, String> {
+    if s == "total" {
+        return Ok(1.0);
+    }
+    parse_probability(s)
+}
+
 /// A comma-separated list of faults, blanks around commas allowed (as Maelstrom splits it).
 fn parse_faults(s: &str) -> Result<Faults, String> {
     let mut faults = Vec::new();
@@ -462,6 +480,14 @@ mod tests {
         assert_eq!(args.rate, 5.0);
         assert_eq!(args.nemesis, Faults::default());
         assert_eq!(args.nemesis_interval, Duration::from_secs(10));
+        assert_eq!(args.workload, WorkloadKind::Mixed);
+        let args = Args::parse_from(["mionode-load", "-w", "lin-kv", "--availability", "total"]);
+        assert_eq!(
+            (args.workload, args.availability),
+            (WorkloadKind::LinKv, Some(1.0))
+        );
+        assert!(refused(&["--workload", "kafka"]));
+        assert!(refused(&["--topology", "ring"]));
         let args = Args::parse_from(["mionode-load", "--nemesis", "partition , partition"]);
         assert!(args.nemesis.has(Fault::Partition));
         assert_eq!(args.nemesis.to_string(), "partition");

@@ -25,11 +25,15 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::network::{Head, Network};
-use crate::workload::{Expected, OpKind, Workload};
+use mionode::harness::record::Nanos;
+use mionode::harness::workload::{Invocation, Turn, Workload};
 
-/// How long a client waits for a reply, as in Maelstrom.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::network::{Head, Network};
+
+/// How long a client waits for a reply by default, as in Maelstrom (an invocation may say
+/// otherwise: lin-kv's clients wait longer under latency).
+pub const CLIENT_TIMEOUT: Duration =
+    Duration::from_nanos(mionode::harness::workload::CLIENT_TIMEOUT);
 
 /// A request waiting for its reply.
 #[derive(Debug)]
@@ -37,11 +41,11 @@ pub struct Pending {
     /// The request's `msg_id`.
     pub msg_id: u64,
     /// What was asked.
-    pub kind: OpKind,
-    /// What a correct reply carries.
-    pub expected: Expected,
+    pub inv: Invocation,
     /// When the request was queued for the node.
     pub sent_at: Instant,
+    /// The length of the request's line, in bytes.
+    pub bytes: usize,
 }
 
 /// One slot: the client it holds now, and the slot's request generator.
@@ -71,6 +75,7 @@ pub enum Schedule {
 /// Every workload client of the run.
 #[derive(Debug)]
 pub struct Clients {
+    seed: u64,
     schedule: Schedule,
     slots: Vec<Slot>,
     /// Live client numbers → slot.
@@ -85,14 +90,29 @@ pub struct Clients {
     deadlines: VecDeque<(Instant, usize, u64)>,
     busy: usize,
     replaced: usize,
+    /// The clients are stopping: each closes once its slot is idle (a Jepsen worker exits
+    /// when the generator is done and closes its client).
+    exiting: bool,
+    /// Why each closed workload client was closed, by number.
+    closed: HashMap<usize, Closed>,
+}
+
+/// Why a workload client was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// Its request timed out or ended indeterminate; a new client took its slot.
+    Crashed,
+    /// The clients stopped at the time limit, and its slot was idle.
+    Exited,
 }
 
 impl Clients {
-    /// `count` client slots over `nodes` nodes, numbered after the `nodes` init clients.
-    pub fn new(nodes: usize, count: usize, schedule: Schedule, seed: u64) -> Self {
+    /// `count` client slots over `nodes` nodes, the first client numbered `first` (after
+    /// the init and setup clients).
+    pub fn new(nodes: usize, first: usize, count: usize, schedule: Schedule, seed: u64) -> Self {
         let slots: Vec<Slot> = (0..count)
             .map(|k| Slot {
-                number: nodes + k,
+                number: first + k,
                 node: k % nodes,
                 rng: fastrand::Rng::with_seed(crate::derive_seed(seed, "client", k as u64)),
                 next_msg_id: 1,
@@ -101,13 +121,14 @@ impl Clients {
             })
             .collect();
         Clients {
+            seed,
             schedule,
             live: slots
                 .iter()
                 .enumerate()
                 .map(|(k, s)| (s.number, k))
                 .collect(),
-            next_number: nodes + count,
+            next_number: first + count,
             idle: (0..count).collect(),
             next_start: None,
             rng: fastrand::Rng::with_seed(crate::derive_seed(seed, "schedule", 0)),
@@ -115,6 +136,8 @@ impl Clients {
             deadlines: VecDeque::new(),
             busy: 0,
             replaced: 0,
+            exiting: false,
+            closed: HashMap::new(),
         }
     }
 
@@ -164,26 +187,77 @@ impl Clients {
         self.next_start.filter(|_| !self.idle.is_empty())
     }
 
-    /// Stops starting requests (outstanding ones still end).
-    pub fn stop(&mut self) {
+    /// Stops starting requests. With `exit`, idle clients close now and busy ones once
+    /// their request ends (as Jepsen's workers close their clients when they exit); without
+    /// (final reads follow), they stay open.
+    pub fn stop(&mut self, exit: bool) {
         self.next_start = None;
         if self.schedule == Schedule::Closed {
             self.schedule = Schedule::Idle;
         }
+        if !exit {
+            return;
+        }
+        self.exiting = true;
+        for k in 0..self.slots.len() {
+            if self.slots[k].pending.is_none() {
+                self.close(k, Closed::Exited);
+            }
+        }
     }
 
-    /// Slot `k` sends its next request to its node, through `net`, into `input` (the node's
-    /// stdin buffer); a crashed client is replaced first. Returns the request's kind and the
-    /// client's id.
+    /// Removes slot `k`'s client from the live ones, remembering why.
+    fn close(&mut self, k: usize, why: Closed) {
+        let number = self.slots[k].number;
+        if self.live.remove(&number).is_some() {
+            self.closed.insert(number, why);
+        }
+    }
+
+    /// Why the workload client named `id` was closed, if it was one that was.
+    pub fn closed(&self, id: &str) -> Option<Closed> {
+        self.closed.get(&client_number(id)?).copied()
+    }
+
+    /// Slot `k` makes its next request (drawn from `workload`) to its node, through `net`,
+    /// into `input` (the node's stdin buffer); a crashed client is replaced first. `at` is
+    /// `now` in the run's time. Returns the request's operation.
+    #[allow(clippy::too_many_arguments)]
     pub fn send(
         &mut self,
         k: usize,
-        now: Instant,
-        workload: &Workload,
+        (now, at): (Instant, Nanos),
+        workload: &mut Workload,
         node_ids: &[String],
         net: &mut Network,
         input: &mut Vec<u8>,
-    ) -> OpKind {
+    ) -> &'static str {
+        if self.slots[k].crashed {
+            self.replace(k);
+        }
+        let name = self.name(k);
+        let slot = &mut self.slots[k];
+        let turn = Turn {
+            now: at,
+            process: &name,
+            node: slot.node,
+        };
+        let inv = workload.invoke(&mut slot.rng, &turn);
+        let f = inv.f;
+        self.send_invocation(k, now, inv, node_ids, net, input);
+        f
+    }
+
+    /// Slot `k` sends `inv` (a request of the workload's, or a final read) to its node.
+    pub fn send_invocation(
+        &mut self,
+        k: usize,
+        now: Instant,
+        inv: Invocation,
+        node_ids: &[String],
+        net: &mut Network,
+        input: &mut Vec<u8>,
+    ) {
         if self.slots[k].crashed {
             self.replace(k);
         }
@@ -191,32 +265,52 @@ impl Clients {
         let slot = &mut self.slots[k];
         let msg_id = slot.next_msg_id;
         slot.next_msg_id += 1;
-        let node = slot.node;
-        let rng = &mut slot.rng;
-        let (kind, expected) = net.client_to_node(now, (&name, &node_ids[node]), input, |out| {
-            let (kind, expected) = workload.next(rng, node, msg_id, out);
-            let head = Head {
-                kind: kind.name(),
-                msg_id: Some(msg_id),
-                in_reply_to: None,
-            };
-            (head, (kind, expected))
-        });
+        let head = Head {
+            kind: inv.kind(),
+            msg_id: Some(msg_id),
+            in_reply_to: None,
+        };
+        let ends = (name.as_str(), node_ids[slot.node].as_str());
+        let before = input.len();
+        net.client_to_node(now, ends, head, input, |out| inv.write_body(msg_id, out));
+        let bytes = input.len().saturating_sub(before + 1);
+        let deadline = now + Duration::from_nanos(inv.timeout);
         slot.pending = Some(Pending {
             msg_id,
-            kind,
-            expected,
+            inv,
             sent_at: now,
+            bytes,
         });
         self.busy += 1;
-        self.deadlines.push_back((now + CLIENT_TIMEOUT, k, msg_id));
-        kind
+        self.idle.retain(|&i| i != k);
+        self.deadlines.push_back((deadline, k, msg_id));
+    }
+
+    /// A slot bound to `node` with no request outstanding, opening a new one if none is.
+    pub fn idle_slot_of(&mut self, node: usize) -> usize {
+        let found = (0..self.slots.len())
+            .find(|&k| self.slots[k].node == node && self.slots[k].pending.is_none());
+        if let Some(k) = found {
+            return k;
+        }
+        let k = self.slots.len();
+        self.slots.push(Slot {
+            number: self.next_number,
+            node,
+            rng: fastrand::Rng::with_seed(crate::derive_seed(self.seed, "client", k as u64)),
+            next_msg_id: 1,
+            pending: None,
+            crashed: false,
+        });
+        self.live.insert(self.next_number, k);
+        self.next_number += 1;
+        k
     }
 
     /// Closes the client in slot `k` and opens a new one with the next free id.
     fn replace(&mut self, k: usize) {
+        self.close(k, Closed::Crashed);
         let slot = &mut self.slots[k];
-        self.live.remove(&slot.number);
         slot.number = self.next_number;
         self.next_number += 1;
         slot.next_msg_id = 1;
@@ -229,6 +323,9 @@ impl Clients {
     /// replaced before the slot's next request (Jepsen's new process).
     pub fn crash(&mut self, k: usize) {
         self.slots[k].crashed = true;
+        if let Some(why) = self.closed.get_mut(&self.slots[k].number) {
+            *why = Closed::Crashed;
+        }
     }
 
     /// The id of the client in slot `k`.
@@ -300,7 +397,10 @@ impl Clients {
     fn end(&mut self, k: usize) -> Option<Pending> {
         let pending = self.slots[k].pending.take()?;
         self.busy -= 1;
-        if self.schedule != Schedule::Closed {
+        if self.exiting {
+            // A crash the caller finds after this end updates the reason (`crash`).
+            self.close(k, Closed::Exited);
+        } else if self.schedule != Schedule::Closed {
             self.idle.push(k);
         }
         if self.deadlines.len() > 2 * self.busy + 1024 {
@@ -326,22 +426,26 @@ pub fn client_number(id: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{LatencyDist, WorkloadArg};
-    use crate::network::Latency;
+    use crate::network::NetConfig;
+    use mionode::harness::workload::{Config, WorkloadKind};
 
     fn setup() -> (Workload, Vec<String>, Network) {
         let ids: Vec<String> = vec!["n0".into(), "n1".into()];
-        let w = Workload::new(WorkloadArg::Echo, 2, ids.clone());
-        let latency = Latency {
-            mean_ms: 0,
-            dist: LatencyDist::Constant,
-        };
-        (w, ids, Network::new(2, latency, 0.0, 0.0, 0))
+        let w = Workload::new(Config::new(WorkloadKind::Echo, ids.clone()));
+        let net = Network::new(&NetConfig {
+            nodes: 2,
+            latency: Default::default(),
+            faults: Default::default(),
+            net_rate: None,
+            reencode: false,
+            seed: 0,
+        });
+        (w, ids, net)
     }
 
     #[test]
     fn slots_are_bound_round_robin_after_init_clients() {
-        let c = Clients::new(2, 3, Schedule::Closed, 1);
+        let c = Clients::new(2, 2, 3, Schedule::Closed, 1);
         assert_eq!((c.node_of(0), c.node_of(1), c.node_of(2)), (0, 1, 0));
         assert_eq!(c.lookup("c2"), Some(0));
         assert_eq!(c.lookup("c4"), Some(2));
@@ -360,28 +464,28 @@ mod tests {
 
     #[test]
     fn a_reply_ends_only_the_request_it_answers() {
-        let (w, ids, mut net) = setup();
-        let mut c = Clients::new(2, 1, Schedule::Closed, 1);
+        let (mut w, ids, mut net) = setup();
+        let mut c = Clients::new(2, 2, 1, Schedule::Closed, 1);
         let now = Instant::now();
         let mut input = Vec::new();
-        c.send(0, now, &w, &ids, &mut net, &mut input);
+        c.send(0, (now, 0), &mut w, &ids, &mut net, &mut input);
         assert_eq!(c.busy(), 1);
         assert!(c.answer(0, Some(7)).is_none());
         assert!(c.answer(0, None).is_none());
         let p = c.answer(0, Some(1)).expect("answers msg_id 1");
-        assert_eq!((p.msg_id, p.kind), (1, OpKind::Echo));
+        assert_eq!((p.msg_id, p.inv.f), (1, "echo"));
         assert!(c.answer(0, Some(1)).is_none(), "a duplicate reply is late");
         assert_eq!(c.busy(), 0);
     }
 
     #[test]
     fn requests_time_out_after_the_client_timeout() {
-        let (w, ids, mut net) = setup();
-        let mut c = Clients::new(2, 2, Schedule::Closed, 1);
+        let (mut w, ids, mut net) = setup();
+        let mut c = Clients::new(2, 2, 2, Schedule::Closed, 1);
         let now = Instant::now();
         let mut input = Vec::new();
-        c.send(0, now, &w, &ids, &mut net, &mut input);
-        c.send(1, now, &w, &ids, &mut net, &mut input);
+        c.send(0, (now, 0), &mut w, &ids, &mut net, &mut input);
+        c.send(1, (now, 0), &mut w, &ids, &mut net, &mut input);
         c.answer(0, Some(1));
         assert!(c.expire(now + CLIENT_TIMEOUT / 2).is_none());
         let (k, p) = c.expire(now + CLIENT_TIMEOUT).expect("slot 1 times out");
@@ -392,17 +496,18 @@ mod tests {
 
     #[test]
     fn a_crashed_client_is_replaced_by_a_new_id_at_its_next_request() {
-        let (w, ids, mut net) = setup();
-        let mut c = Clients::new(2, 2, Schedule::Closed, 1);
+        let (mut w, ids, mut net) = setup();
+        let mut c = Clients::new(2, 2, 2, Schedule::Closed, 1);
         let now = Instant::now();
-        c.send(1, now, &w, &ids, &mut net, &mut Vec::new());
+        c.send(1, (now, 0), &mut w, &ids, &mut net, &mut Vec::new());
         let (k, _) = c.expire(now + CLIENT_TIMEOUT).expect("times out");
         c.crash(k);
         assert_eq!(c.lookup("c3"), Some(1), "still open until the next request");
         let mut input = Vec::new();
-        c.send(1, now, &w, &ids, &mut net, &mut input);
+        c.send(1, (now, 0), &mut w, &ids, &mut net, &mut input);
         assert_eq!(c.lookup("c3"), None, "the old id is closed");
         assert_eq!(c.lookup("c4"), Some(1));
+        assert_eq!(c.closed("c3"), Some(Closed::Crashed));
         assert_eq!(c.name(1), "c4");
         assert_eq!(c.node_of(1), 1, "same node");
         assert_eq!((c.opened(), c.replaced()), (3, 1));
@@ -415,17 +520,34 @@ mod tests {
     }
 
     #[test]
+    fn stopping_closes_idle_clients_now_and_busy_ones_when_they_end() {
+        let (mut w, ids, mut net) = setup();
+        let mut c = Clients::new(2, 2, 2, Schedule::Closed, 1);
+        let now = Instant::now();
+        c.send(0, (now, 0), &mut w, &ids, &mut net, &mut Vec::new());
+        c.stop(true);
+        assert_eq!(c.lookup("c3"), None, "slot 1 was idle: closed");
+        assert_eq!(c.closed("c3"), Some(Closed::Exited));
+        assert_eq!(c.lookup("c2"), Some(0), "slot 0 waits for its reply");
+        let (k, _) = c.expire(now + CLIENT_TIMEOUT).expect("times out");
+        c.crash(k);
+        assert_eq!(c.lookup("c2"), None);
+        assert_eq!(c.closed("c2"), Some(Closed::Crashed));
+        assert_eq!(c.closed("c9"), None);
+    }
+
+    #[test]
     fn rate_starts_wait_for_an_idle_slot() {
-        let (w, ids, mut net) = setup();
-        let mut c = Clients::new(2, 2, Schedule::Rate(1000.0), 1);
+        let (mut w, ids, mut net) = setup();
+        let mut c = Clients::new(2, 2, 2, Schedule::Rate(1000.0), 1);
         let now = Instant::now();
         assert!(c.start(now).is_empty());
         let first = c.take_start(now).expect("first start is due now");
-        c.send(first, now, &w, &ids, &mut net, &mut Vec::new());
+        c.send(first, (now, 0), &mut w, &ids, &mut net, &mut Vec::new());
         let later = now + Duration::from_secs(1);
         let second = c.take_start(later).expect("due");
         assert_ne!(second, first);
-        c.send(second, later, &w, &ids, &mut net, &mut Vec::new());
+        c.send(second, (later, 0), &mut w, &ids, &mut net, &mut Vec::new());
         assert_eq!(
             c.take_start(later),
             None,
@@ -435,13 +557,13 @@ mod tests {
         c.answer(first, Some(1));
         let much_later = later + Duration::from_secs(1);
         assert_eq!(c.take_start(much_later), Some(first));
-        c.stop();
+        c.stop(true);
         assert!(c.take_start(later + Duration::from_secs(1)).is_none());
     }
 
     #[test]
     fn rate_spacing_averages_one_over_the_rate() {
-        let mut c = Clients::new(1, 1, Schedule::Rate(100.0), 3);
+        let mut c = Clients::new(1, 1, 1, Schedule::Rate(100.0), 3);
         let t0 = Instant::now();
         c.start(t0);
         let mut at = t0;
@@ -456,7 +578,7 @@ mod tests {
 
     #[test]
     fn rate_zero_sends_nothing() {
-        let mut c = Clients::new(2, 2, Schedule::Idle, 1);
+        let mut c = Clients::new(2, 2, 2, Schedule::Idle, 1);
         let now = Instant::now();
         assert!(c.start(now).is_empty());
         assert_eq!(c.take_start(now + CLIENT_TIMEOUT), None);

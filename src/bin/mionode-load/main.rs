@@ -38,10 +38,10 @@
 //! [`report`] writes `results.json` and the summary. The loop is one thread; its module doc
 //! says why. `main` maps the outcome to an exit status: 0 valid, 1 invalid, 2 could not run.
 
-mod checker;
 mod cli;
 mod clients;
 mod driver;
+mod failures;
 mod histogram;
 mod nemesis;
 mod network;
@@ -50,7 +50,6 @@ mod progress;
 mod report;
 mod stats;
 mod wire;
-mod workload;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -64,10 +63,12 @@ use crate::cli::{Args, Fault};
 use crate::clients::{Clients, Schedule};
 use crate::driver::{Driver, Plan};
 use crate::nemesis::Nemesis;
-use crate::network::{Latency, Network};
+use mionode::harness::net::{Faults, Latency};
+use mionode::harness::workload::{self as harness_workload, Workload};
+
+use crate::network::{NetConfig, Network};
 use crate::progress::Progress;
 use crate::report::{Config, Results};
-use crate::workload::Workload;
 
 /// Exit status of a valid run.
 const EXIT_VALID: u8 = 0;
@@ -116,19 +117,15 @@ fn run(args: &Args) -> Result<bool, String> {
     let results = Results::new(config, record, run_dir.display().to_string());
     write_run(&run_dir, &results)?;
     print(&results.summary);
-    Ok(results.valid)
+    Ok(results.valid.is_true())
 }
 
 /// The run directory, absolute (nodes run elsewhere and may be given paths inside it).
 fn create_run_dir(args: &Args) -> Result<PathBuf, String> {
-    let workload = name(args.workload.to_possible_value());
+    let workload = args.workload.name();
     let made = match &args.store {
         Some(dir) => store::create_at(dir),
-        None => store::create_run(
-            Path::new(store::DEFAULT_STORE),
-            &workload,
-            SystemTime::now(),
-        ),
+        None => store::create_run(Path::new(store::DEFAULT_STORE), workload, SystemTime::now()),
     };
     let dir = made.map_err(|e| format!("cannot create the run directory: {e}"))?;
     std::fs::canonicalize(&dir).map_err(|e| format!("{}: {e}", dir.display()))
@@ -142,7 +139,7 @@ fn write_run(run_dir: &Path, results: &Results) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", at(record::RESULTS)))?;
     store::write_jsonl_file(run_dir, record::MESSAGES, &results.messages)
         .map_err(|e| format!("{}: {e}", at(record::MESSAGES)))?;
-    store::write_jsonl_file(run_dir, record::NEMESIS, &results.nemesis_periods)
+    store::write_jsonl_file(run_dir, record::NEMESIS, &results.nemesis)
         .map_err(|e| format!("{}: {e}", at(record::NEMESIS)))?;
     std::fs::write(run_dir.join(record::SUMMARY), &results.summary)
         .map_err(|e| format!("{}: {e}", at(record::SUMMARY)))
@@ -179,24 +176,33 @@ fn drive(
     run_dir: &Path,
 ) -> Result<driver::Record, String> {
     let n = ids.len();
-    let latency = Latency {
-        mean_ms: args.latency,
-        dist: args.latency_dist,
-    };
-    let net_seed = derive_seed(seed, "network", 0);
-    let net = Network::new(n, latency, args.drop, args.duplicate, net_seed);
+    let net = Network::new(&NetConfig {
+        nodes: n,
+        latency: Latency {
+            mean_ms: args.latency,
+            dist: args.latency_dist.harness(),
+        },
+        faults: Faults {
+            drop: args.drop,
+            duplicate: args.duplicate,
+        },
+        net_rate: args.net_rate,
+        reencode: !args.no_reencode,
+        seed: derive_seed(seed, "network", 0),
+    });
+    let workload = workload(args, ids);
     let schedule = match args.rate {
         _ if args.closed_loop => Schedule::Closed,
         r if r > 0.0 => Schedule::Rate(r),
         _ => Schedule::Idle,
     };
-    let clients = Clients::new(n, args.concurrency.clients(n), schedule, seed);
-    let workload = Workload::new(args.workload, args.batch_size, ids.to_vec());
-    let interval = args
-        .nemesis
+    // Client numbers: the init clients, then one setup client per setup message.
+    let first = n + workload.setup().len();
+    let clients = Clients::new(n, first, args.concurrency.clients(n), schedule, seed);
+    let interval = (args.nemesis)
         .has(Fault::Partition)
         .then_some(args.nemesis_interval);
-    let nemesis = Nemesis::new(interval, derive_seed(seed, "nemesis", 0));
+    let nemesis = Nemesis::new(interval, derive_seed(seed, "nemesis", 0), ids)?;
     let progress = Progress::new(args.progress, args.time_limit);
     let plan = Plan {
         bin: bin.to_path_buf(),
@@ -208,14 +214,25 @@ fn drive(
         init_timeout: args.init_timeout,
         time_limit: args.time_limit,
         grace: args.grace,
+        recovery: args.recovery,
         close_stdin: args.close_stdin,
         trace_cap: TRACE_CAP,
+        node_max_line: args.node_max_line,
     };
-    let driver = Driver::start(plan, net, clients, workload, nemesis, progress)
+    let driver = Driver::start(plan, net, (clients, workload), nemesis, progress, seed)
         .map_err(|e| format!("cannot start the nodes: {e}"))?;
     driver
         .run()
         .map_err(|e| format!("the event loop failed: {e}"))
+}
+
+/// The workload the flags ask for.
+fn workload(args: &Args, ids: &[String]) -> Workload {
+    let mut config = harness_workload::Config::new(args.workload, ids.to_vec());
+    config.topology = args.topology;
+    config.batch_size = args.batch_size;
+    config.latency_mean_ms = args.latency;
+    Workload::new(config)
 }
 
 /// The `mionode` binary beside this one (both are built into the same target directory).
@@ -234,7 +251,7 @@ fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
         bin: bin.display().to_string(),
         nodes: ids.to_vec(),
         node_args: args.node_args.clone(),
-        workload: name(args.workload.to_possible_value()),
+        workload: args.workload.name().to_string(),
         concurrency: args.concurrency.clients(ids.len()),
         rate: args.rate,
         closed_loop: args.closed_loop,
@@ -248,10 +265,14 @@ fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
         net_rate: args.net_rate,
         nemesis: args.nemesis.to_string(),
         nemesis_interval_s: args.nemesis_interval.as_secs_f64(),
-        topology: name(args.topology.to_possible_value()),
+        topology: args.topology.name(),
         grace_s: args.grace.as_secs_f64(),
         init_timeout_s: args.init_timeout.as_secs_f64(),
+        recovery_s: args.recovery.as_secs_f64(),
         close_stdin: args.close_stdin,
+        reencode: !args.no_reencode,
+        availability: args.availability,
+        node_max_line: args.node_max_line,
     }
 }
 

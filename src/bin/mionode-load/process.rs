@@ -34,6 +34,8 @@ pub struct NodeProcess {
     stdout: Option<pipe::Receiver>,
     /// Bytes at the front of the node's input buffer already written to its stdin.
     written: usize,
+    /// The last byte written to its stdin was not a newline: a line is half written.
+    mid_line: bool,
     status: Option<ExitStatus>,
 }
 
@@ -72,6 +74,7 @@ impl NodeProcess {
             stdout: child.stdout.take().map(pipe::Receiver::from),
             child,
             written: 0,
+            mid_line: false,
             status: None,
         };
         if let Some(stdin) = &mut node.stdin {
@@ -119,7 +122,10 @@ impl NodeProcess {
         };
         while self.written < input.len() {
             match stdin.write(&input[self.written..]) {
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    self.mid_line = n > 0 && input[self.written - 1] != b'\n';
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 // BrokenPipe and the like: the node is gone; the reaper will say so.
@@ -151,11 +157,10 @@ impl NodeProcess {
     /// is left has been written (the stdin can then be closed).
     pub fn finish_line(&mut self, input: &mut Vec<u8>) -> bool {
         let written = self.written.min(input.len());
-        let at_boundary = written == 0 || input[written - 1] == b'\n';
-        let end = if at_boundary {
-            written
-        } else {
+        let end = if self.mid_line {
             memchr::memchr(b'\n', &input[written..]).map_or(input.len(), |at| written + at + 1)
+        } else {
+            written
         };
         input.truncate(end);
         self.flush(input);

@@ -1,23 +1,29 @@
-//! The results of a run: `results.json` in the run directory, and the summary on stdout.
+//! The results of a run: `results.json` in the run directory, and the summary on stdout
+//! (also kept as `summary.txt`).
+//!
+//! The verdict is Maelstrom's: named checks, each with its own validity, combined as Jepsen
+//! combines them (`harness::check`): `workload` (the workload's checker over the history),
+//! `stats` (every operation kind needs an `ok`), `availability`, `exceptions` (replies that
+//! broke the schema; never invalid), and ours, `nodes` (protocol violations, crashes, init
+//! and setup failures: what kills Maelstrom's reader for a node or the test itself).
 //!
 //! The network counts follow Maelstrom's `:net` stats: `send_count` messages sent into the
 //! network, `recv_count` delivered, `msg_count` distinct messages (one per `id`), and
 //! `msgs_per_op` = `msg_count` / operations invoked, for all messages and for those between
-//! nodes (`servers`). Latency quantiles are of correct successful replies, from the moment
-//! the request was queued for the node to the moment its reply was read.
+//! nodes and services (`servers`). Latency quantiles are of `ok` completions, from the
+//! moment the request was queued for the node to the moment its reply was read.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use mionode::harness::check::{self, Valid};
+use mionode::harness::record::{MessageEvent, NemesisPeriod, Op};
+use mionode::harness::workload::code_name;
 use serde::Serialize;
 
-use mionode::harness::record::{MessageEvent, NemesisPeriod};
-
-use crate::checker::{code_name, Failure};
 use crate::driver::Record;
-use crate::nemesis::NemesisEvent;
+use crate::failures::Failure;
 use crate::stats::OpStats;
-use crate::workload::OpKind;
 
 /// The run's settings, as they were used (the seed included, so the run can be repeated).
 #[derive(Debug, Clone, Serialize)]
@@ -58,12 +64,20 @@ pub struct Config {
     pub nemesis_interval_s: f64,
     /// `--topology`.
     pub topology: String,
+    /// `--availability`, if set.
+    pub availability: Option<f64>,
     /// `--grace`, seconds.
     pub grace_s: f64,
     /// `--init-timeout`, seconds.
     pub init_timeout_s: f64,
+    /// `--recovery`, seconds.
+    pub recovery_s: f64,
     /// `--close-stdin` (on with `--metrics`).
     pub close_stdin: bool,
+    /// Messages re-encoded with shuffled keys (off with `--no-reencode`).
+    pub reencode: bool,
+    /// `--node-max-line`, bytes.
+    pub node_max_line: usize,
 }
 
 /// Latency quantiles in milliseconds.
@@ -84,21 +98,19 @@ pub struct Quantiles {
 pub struct OpReport {
     /// Requests sent.
     pub invoked: u64,
-    /// Correct successful replies.
+    /// `ok` completions.
     pub ok: u64,
-    /// Definite error replies.
+    /// `fail` completions (definite).
     pub failed: u64,
-    /// Indefinite error replies.
+    /// `info` completions (indeterminate).
     pub indeterminate: u64,
-    /// No reply within the client timeout or by the end.
+    /// Of those, no reply within the client's timeout or by the end.
     pub timed_out: u64,
-    /// Replies that failed the check.
-    pub wrong: u64,
     /// Error replies by code.
     pub error_codes: BTreeMap<String, u64>,
-    /// Correct successful replies per second of the run.
-    pub ok_per_s: f64,
-    /// Latency of correct successful replies (absent when there were none).
+    /// `ok` completions per second of the run (`None` for a run of no duration).
+    pub ok_per_s: Option<f64>,
+    /// Latency of `ok` completions (absent when there were none).
     pub latency_ms: Option<Quantiles>,
 }
 
@@ -123,7 +135,7 @@ pub struct NetReport {
     pub all: NetCounts,
     /// Messages from or to clients.
     pub clients: NetCounts,
-    /// Messages between nodes.
+    /// Messages between nodes and services.
     pub servers: NetCounts,
     /// Lost by `--drop`.
     pub dropped: u64,
@@ -131,6 +143,8 @@ pub struct NetReport {
     pub duplicated: u64,
     /// Lost to partitions.
     pub partitioned: u64,
+    /// The longest wait in the `--net-rate` queue, milliseconds.
+    pub max_queue_wait_ms: f64,
     /// Lines a node wrote after its protocol violation.
     pub lost_after_violation: u64,
 }
@@ -151,11 +165,13 @@ pub struct NodeReport {
 /// Everything `results.json` holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Results {
-    /// True when no check failed.
-    pub valid: bool,
-    /// How many failures there were.
+    /// The combined verdict: `true`, `false` or `"unknown"`.
+    pub valid: Valid,
+    /// Every check by name, each with its own `valid` (and the combined one).
+    pub checks: check::Results,
+    /// How many protocol failures there were (the `nodes` check).
     pub failure_count: u64,
-    /// The first failures, in order.
+    /// The first protocol failures, in order.
     pub failures: Vec<Failure>,
     /// The settings.
     pub config: Config,
@@ -171,16 +187,19 @@ pub struct Results {
     pub clients: usize,
     /// Clients closed and replaced after a timeout or an indeterminate error.
     pub replaced_clients: usize,
-    /// Replies ignored by clients (to an earlier request of the same client, or answering
-    /// nothing).
+    /// Replies skipped by clients (to an earlier request, or answering nothing).
     pub ignored_replies: u64,
+    /// Requests longer than the node's line limit (`--node-max-line`).
+    pub oversized_requests: u64,
+    /// Of those, the ones that timed out.
+    pub oversized_timed_out: u64,
     /// Operations in history.jsonl (invocations and completions).
-    pub history_ops: u64,
+    pub history_ops: usize,
     /// Why history.jsonl is incomplete, if writing it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_error: Option<String>,
-    /// Partitions and heals.
-    pub nemesis: Vec<NemesisEvent>,
+    /// The periods a partition was in force (also nemesis.jsonl).
+    pub nemesis: Vec<NemesisPeriod>,
     /// The nodes.
     pub nodes: Vec<NodeReport>,
     /// The run directory.
@@ -188,61 +207,43 @@ pub struct Results {
     /// The message trace, written to messages.jsonl.
     #[serde(skip)]
     pub messages: Vec<MessageEvent>,
-    /// The nemesis's periods, written to nemesis.jsonl.
-    #[serde(skip)]
-    pub nemesis_periods: Vec<NemesisPeriod>,
     /// The summary as printed, written to summary.txt.
     #[serde(skip)]
     pub summary: String,
 }
 
 impl Results {
-    /// Assembles the results of a run.
+    /// Runs the checks over the run's record and assembles the results.
     pub fn new(config: Config, record: Record, store: String) -> Results {
         let secs = record.duration.as_secs_f64();
         let total = record.stats.total();
-        let mut ops: BTreeMap<String, OpReport> = OpKind::ALL
-            .iter()
-            .map(|k| (k.name(), &record.stats.by_kind[k.index()]))
+        let mut ops: BTreeMap<String, OpReport> = (record.stats.by_f.iter())
             .filter(|(_, s)| s.invoked > 0)
-            .map(|(name, s)| (name.to_string(), op_report(s, secs)))
+            .map(|(f, s)| (f.to_string(), op_report(s, secs)))
             .collect();
         ops.insert("total".to_string(), op_report(&total, secs));
-        let net = &record.net;
-        let per_op = |count: u64| (total.invoked > 0).then(|| count as f64 / total.invoked as f64);
-        let counts = |sent: u64, delivered: u64, per: bool| NetCounts {
-            send_count: sent,
-            recv_count: delivered,
-            msg_count: sent,
-            msgs_per_op: if per { per_op(sent) } else { None },
-        };
-        let all_sent = net.client_sent + net.server_sent;
+        let mut checks = record
+            .workload
+            .results(&record.history, config.availability);
+        checks.insert("nodes", record.failures.check());
         let mut results = Results {
-            valid: record.failures.total() == 0,
+            valid: checks.valid(),
+            checks,
             failure_count: record.failures.total(),
             failures: record.failures.kept().to_vec(),
             config,
             interrupted: record.interrupted,
             duration_s: secs,
             ops,
-            net: NetReport {
-                all: counts(all_sent, net.client_delivered + net.server_delivered, true),
-                clients: counts(net.client_sent, net.client_delivered, false),
-                servers: counts(net.server_sent, net.server_delivered, true),
-                dropped: net.dropped,
-                duplicated: net.duplicated,
-                partitioned: net.partitioned,
-                lost_after_violation: record.stats.lost_after_violation,
-            },
+            net: net_report(&record, total.invoked),
             clients: record.clients,
             replaced_clients: record.replaced_clients,
             ignored_replies: record.stats.ignored_replies,
-            history_ops: record.history_ops,
+            oversized_requests: record.stats.oversized,
+            oversized_timed_out: record.stats.oversized_timed_out,
+            history_ops: record.history.len(),
             history_error: record.history_error,
-            nemesis_periods: crate::nemesis::periods(&record.nemesis),
             nemesis: record.nemesis,
-            messages: record.messages,
-            summary: String::new(),
             nodes: record
                 .nodes
                 .into_iter()
@@ -254,9 +255,33 @@ impl Results {
                 })
                 .collect(),
             store,
+            messages: record.messages,
+            summary: String::new(),
         };
-        results.summary = summary(&results);
+        results.summary = summary(&results, &record.history);
         results
+    }
+}
+
+fn net_report(record: &Record, invoked: u64) -> NetReport {
+    let net = &record.net;
+    let per_op = |count: u64| (invoked > 0).then(|| count as f64 / invoked as f64);
+    let counts = |sent: u64, delivered: u64, per: bool| NetCounts {
+        send_count: sent,
+        recv_count: delivered,
+        msg_count: sent,
+        msgs_per_op: if per { per_op(sent) } else { None },
+    };
+    let all_sent = net.client_sent + net.server_sent;
+    NetReport {
+        all: counts(all_sent, net.client_delivered + net.server_delivered, true),
+        clients: counts(net.client_sent, net.client_delivered, false),
+        servers: counts(net.server_sent, net.server_delivered, true),
+        dropped: net.dropped,
+        duplicated: net.duplicated,
+        partitioned: net.partitioned,
+        max_queue_wait_ms: net.max_queue_wait as f64 / 1e6,
+        lost_after_violation: record.stats.lost_after_violation,
     }
 }
 
@@ -269,13 +294,10 @@ fn op_report(s: &OpStats, secs: f64) -> OpReport {
         failed: s.failed,
         indeterminate: s.indeterminate,
         timed_out: s.timed_out,
-        wrong: s.wrong,
-        error_codes: s
-            .error_codes
-            .iter()
+        error_codes: (s.error_codes.iter())
             .map(|(c, n)| (c.to_string(), *n))
             .collect(),
-        ok_per_s: if secs > 0.0 { s.ok as f64 / secs } else { 0.0 },
+        ok_per_s: (secs > 0.0).then(|| s.ok as f64 / secs),
         latency_ms: (h.count() > 0).then(|| Quantiles {
             p50: ms(h.quantile(0.5)),
             p90: ms(h.quantile(0.9)),
@@ -286,7 +308,7 @@ fn op_report(s: &OpStats, secs: f64) -> OpReport {
 }
 
 /// The summary printed at the end of a run.
-pub fn summary(r: &Results) -> String {
+fn summary(r: &Results, history: &[Op]) -> String {
     let c = &r.config;
     let mut out = String::new();
     let clients = if c.closed_loop {
@@ -304,72 +326,75 @@ pub fn summary(r: &Results) -> String {
         if r.interrupted { " (interrupted)" } else { "" },
         c.seed
     );
+    let rate = c
+        .net_rate
+        .map_or(String::new(), |m| format!(", net-rate {m}/s"));
     let _ = writeln!(
         out,
-        "network: latency {} ms {}, drop {}, duplicate {}, nemesis {}\n",
+        "network: latency {} ms {}, drop {}, duplicate {}{rate}, nemesis {}\n",
         c.latency_ms, c.latency_dist, c.drop, c.duplicate, c.nemesis
     );
     ops_table(&mut out, r);
     net_lines(&mut out, r);
-    if !r.failures.is_empty() {
-        let _ = writeln!(out, "\nfailures ({}):", r.failure_count);
-        for f in &r.failures {
-            let _ = writeln!(out, "  {} {}: {}", f.node, f.kind.label(), f.message);
-        }
-        let left = r.failure_count - r.failures.len() as u64;
-        if left > 0 {
-            let _ = writeln!(out, "  ... and {left} more");
-        }
-    }
+    checks_lines(&mut out, r, history);
     if let Some(e) = &r.history_error {
         let _ = writeln!(out, "\nhistory.jsonl is incomplete: {e}");
     }
     let _ = writeln!(out, "\nresults: {}/results.json", r.store);
-    let verdict = if r.valid {
-        "VALID: every reply was right, no protocol violation, no node exited early".to_string()
-    } else {
-        format!("INVALID: {} failure(s), listed above", r.failure_count)
-    };
-    let _ = writeln!(out, "verdict: {verdict}");
+    let _ = writeln!(out, "verdict: {}", verdict(r));
     out
+}
+
+/// The last line: the verdict and, when it is not valid, the checks that made it so.
+fn verdict(r: &Results) -> String {
+    let failing: Vec<String> = (r.checks.failing().into_iter())
+        .map(|(name, v)| match v {
+            Valid::Unknown => format!("{name} (unknown)"),
+            _ => name.to_string(),
+        })
+        .collect();
+    match r.valid {
+        Valid::True => "VALID: every check passed".to_string(),
+        Valid::False => format!("INVALID: {} (listed above)", failing.join(", ")),
+        Valid::Unknown => format!("UNKNOWN: {} could not decide", failing.join(", ")),
+    }
 }
 
 fn ops_table(out: &mut String, r: &Results) {
     let _ = writeln!(
         out,
-        "{:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{:>7}{:>10}{:>9}{:>9}{:>9}{:>9}",
+        "{:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{:>10}{:>9}{:>9}{:>9}{:>9}",
         "op",
         "invoked",
         "ok",
-        "failed",
-        "indet",
+        "fail",
+        "info",
         "timeout",
-        "wrong",
         "ok/s",
         "p50 ms",
         "p90 ms",
         "p99 ms",
         "max ms"
     );
-    let order = OpKind::ALL.iter().map(|k| k.name()).chain(["total"]);
+    let order = (r.ops.keys())
+        .filter(|k| *k != "total")
+        .map(String::as_str)
+        .chain(["total"]);
     for name in order {
         let Some(o) = r.ops.get(name) else { continue };
-        // No correct reply, no latency: a dash rather than NaN.
+        // No `ok`, no latency: a dash rather than NaN; no duration, no rate.
         let q = |f: fn(&Quantiles) -> f64| {
-            o.latency_ms
-                .as_ref()
-                .map_or("-".to_string(), |l| format!("{:.3}", f(l)))
+            (o.latency_ms.as_ref()).map_or("-".to_string(), |l| format!("{:.3}", f(l)))
         };
+        let per_s = o.ok_per_s.map_or("-".to_string(), |x| format!("{x:.1}"));
         let _ = writeln!(
             out,
-            "{name:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{:>7}{:>10.1}{:>9}{:>9}{:>9}{:>9}",
+            "{name:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{per_s:>10}{:>9}{:>9}{:>9}{:>9}",
             o.invoked,
             o.ok,
             o.failed,
             o.indeterminate,
             o.timed_out,
-            o.wrong,
-            o.ok_per_s,
             q(|q| q.p50),
             q(|q| q.p90),
             q(|q| q.p99),
@@ -378,9 +403,7 @@ fn ops_table(out: &mut String, r: &Results) {
     }
     if let Some(total) = r.ops.get("total") {
         if !total.error_codes.is_empty() {
-            let codes: Vec<String> = total
-                .error_codes
-                .iter()
+            let codes: Vec<String> = (total.error_codes.iter())
                 .map(|(code, n)| {
                     let name = code.parse().ok().and_then(code_name).unwrap_or("custom");
                     format!("{code} {name} ×{n}")
@@ -395,7 +418,7 @@ fn net_lines(out: &mut String, r: &Results) {
     let n = &r.net;
     let _ = writeln!(
         out,
-        "\nmessages: {} sent (clients {}, between nodes {}), {} delivered; \
+        "\nmessages: {} sent (clients {}, between nodes and services {}), {} delivered; \
          {} dropped, {} duplicated, {} lost to partitions",
         n.all.send_count,
         n.clients.send_count,
@@ -408,19 +431,141 @@ fn net_lines(out: &mut String, r: &Results) {
     if let (Some(all), Some(servers)) = (n.all.msgs_per_op, n.servers.msgs_per_op) {
         let _ = writeln!(out, "msgs-per-op: {all:.2} (between nodes {servers:.2})");
     }
-    let partitions = r.nemesis.iter().filter(|e| e.action == "partition").count();
-    if partitions > 0 {
-        let _ = writeln!(out, "nemesis: {partitions} partition(s)");
+    if r.config.net_rate.is_some() {
+        let _ = writeln!(
+            out,
+            "net-rate: longest queue wait {:.1} ms",
+            n.max_queue_wait_ms
+        );
+    }
+    if r.oversized_requests > 0 {
+        let _ = writeln!(
+            out,
+            "line limit: {} request(s) longer than the node's limit of {} bytes \
+             (--node-max-line), {} of them timed out: a node discards such a line unanswered",
+            r.oversized_requests, r.config.node_max_line, r.oversized_timed_out
+        );
+    }
+    if !r.nemesis.is_empty() {
+        let healed = r.nemesis.iter().all(|p| p.end.is_some());
+        let end = if healed {
+            ""
+        } else {
+            ", the last one lasting to the end"
+        };
+        let _ = writeln!(out, "nemesis: {} partition(s){end}", r.nemesis.len());
     }
     if r.replaced_clients > 0 || r.ignored_replies > 0 {
         let _ = writeln!(
             out,
             "clients: {} opened, {} replaced after a timeout or an indeterminate error; \
-             {} replies to earlier requests ignored",
+             {} replies to earlier requests skipped",
             r.clients, r.replaced_clients, r.ignored_replies
         );
     }
     for node in &r.nodes {
         let _ = writeln!(out, "{}: pid {}, {}", node.id, node.pid, node.exit);
     }
+}
+
+/// One line per check, and under a failing one what it found.
+fn checks_lines(out: &mut String, r: &Results, history: &[Op]) {
+    let _ = writeln!(out, "\nchecks:");
+    for (name, c) in &r.checks.checks {
+        let valid = match c.valid {
+            Valid::True => "valid",
+            Valid::False => "INVALID",
+            Valid::Unknown => "unknown",
+        };
+        let _ = writeln!(out, "  {name:<13}{valid}{}", check_note(name, c));
+        if c.valid.is_true() {
+            continue;
+        }
+        for line in check_details(name, c, history).iter().take(10) {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+}
+
+/// A few words beside a check's verdict.
+fn check_note(name: &str, c: &check::Check) -> String {
+    let d = &c.details;
+    match name {
+        "availability" => d
+            .get("ok_fraction")
+            .and_then(serde_json::Value::as_f64)
+            .map_or(String::new(), |f| format!(" (ok fraction {f:.3})")),
+        "stats" => d
+            .get("without_ok")
+            .map_or(String::new(), |w| format!(" (no ok for {w})")),
+        "exceptions" => d
+            .get("exceptions")
+            .and_then(serde_json::Value::as_array)
+            .map_or(String::new(), |e| {
+                format!(" ({} kind(s) of schema violation)", e.len())
+            }),
+        _ => String::new(),
+    }
+}
+
+/// What a failing check found, as lines for the terminal.
+fn check_details(name: &str, c: &check::Check, history: &[Op]) -> Vec<String> {
+    let d = &c.details;
+    if name == "nodes" {
+        let failures = d.get("failures").and_then(serde_json::Value::as_array);
+        return (failures.into_iter().flatten())
+            .map(|f| {
+                let kind = f["kind"].as_str().unwrap_or("");
+                let label = failure_label(kind);
+                format!(
+                    "{} {label}: {}",
+                    f["node"].as_str().unwrap_or("?"),
+                    f["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+    }
+    if name == "stats" {
+        let ended = history
+            .iter()
+            .filter(|o| o.kind != mionode::harness::record::OpType::Invoke)
+            .count();
+        return vec![format!(
+            "Jepsen's stats check needs at least one ok per operation kind; {ended} completion(s), none ok for {}",
+            d.get("without_ok").map_or("?".to_string(), ToString::to_string)
+        )];
+    }
+    // Lists of sentences one per line; other non-empty lists on one line under their name.
+    let mut lines = Vec::new();
+    for (key, value) in d {
+        let Some(items) = value.as_array().filter(|i| !i.is_empty()) else {
+            continue;
+        };
+        if items.iter().all(serde_json::Value::is_string) {
+            lines.extend(items.iter().filter_map(|v| v.as_str().map(str::to_string)));
+        } else {
+            let shown = crate::wire::excerpt(value.to_string().as_bytes());
+            lines.push(format!("{key} ({}): {shown}", items.len()));
+        }
+    }
+    if lines.is_empty() {
+        let all = serde_json::Value::Object(d.clone()).to_string();
+        lines.push(crate::wire::excerpt(all.as_bytes()));
+    }
+    lines
+}
+
+/// The report's words for a failure kind, as `results.json` names it.
+fn failure_label(kind: &str) -> &'static str {
+    use crate::failures::FailureKind as K;
+    let kind = match kind {
+        "unknown-destination" => K::UnknownDestination,
+        "invalid-message" => K::InvalidMessage,
+        "wrong-source" => K::WrongSource,
+        "crashed" => K::Crashed,
+        "init" => K::Init,
+        "setup" => K::Setup,
+        _ => return "failure",
+    };
+    kind.label()
 }

@@ -11,9 +11,11 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+use mionode::harness::workload::Reply;
+
 use super::{Driver, Phase};
-use crate::checker::{check_reply, FailureKind, Outcome};
-use crate::clients::client_number;
+use crate::clients::{client_number, Closed};
+use crate::failures::FailureKind;
 use crate::network::Head;
 use crate::wire;
 
@@ -25,6 +27,8 @@ enum Dest {
     Workload(usize),
     /// `c<i>`, which sent `init` to node i and waits for `init_ok`.
     Init(usize),
+    /// The client of setup request `c`, waiting for its reply.
+    Setup(usize),
 }
 
 impl Driver {
@@ -61,7 +65,7 @@ impl Driver {
         match to {
             Dest::Network(j) => wire::head(envelope.body, |head| {
                 self.net
-                    .node_to_node(now, (from, j), ends, head, line, &mut self.inputs[j])
+                    .send(now, (from, j), ends, head, line, &mut self.inputs[j])
             }),
             Dest::Workload(k) => {
                 let parsed = wire::client_body(envelope.body);
@@ -77,6 +81,13 @@ impl Driver {
                     self.init_reply(i, c, body);
                 }
             }
+            Dest::Setup(c) => {
+                let parsed = wire::client_body(envelope.body);
+                self.count_to_client(now, ends, parsed.as_ref());
+                if let Some((body, Some(1))) = parsed {
+                    self.setup_reply(i, c, &body);
+                }
+            }
         }
     }
 
@@ -90,8 +101,11 @@ impl Driver {
         if let Some(&j) = self.index.get(src) {
             return Some(j);
         }
-        let known = self.clients.lookup(src).is_some() || self.init_client_open(src);
-        known.then_some(self.plan.ids.len() + self.services.len())
+        let known = self.clients.lookup(src).is_some()
+            || self.init_client_open(src)
+            || self.setup_client_open(src).is_some();
+        // The index past nodes and services: a client, never cut off.
+        known.then_some(self.inputs.len())
     }
 
     fn dest_of(&self, dest: &str) -> Option<Dest> {
@@ -101,8 +115,21 @@ impl Driver {
         if let Some(k) = self.clients.lookup(dest) {
             return Some(Dest::Workload(k));
         }
+        if let Some(c) = self.setup_client_open(dest) {
+            return Some(Dest::Setup(c));
+        }
         let c = client_number(dest)?;
         self.init_client_open(dest).then_some(Dest::Init(c))
+    }
+
+    /// The setup request whose client is `id`, while it waits for its reply.
+    fn setup_client_open(&self, id: &str) -> Option<usize> {
+        if !matches!(self.phase, Phase::Setup { .. }) {
+            return None;
+        }
+        self.setup
+            .iter()
+            .position(|s| s.client == id && !s.answered)
     }
 
     /// True for `c<i>` while node i has not answered its init.
@@ -113,15 +140,21 @@ impl Driver {
     /// Why `dest` is unknown, as precisely as the driver can tell.
     fn unknown_dest_cause(&self, dest: &str) -> String {
         let n = self.plan.ids.len();
-        match client_number(dest) {
-            Some(c) if c < n => format!(
+        match (client_number(dest), self.clients.closed(dest)) {
+            (Some(c), _) if c < n => format!(
                 "the init client of {}, closed once its init was answered",
                 self.plan.ids[c]
             ),
-            Some(c) if c < n + self.clients.opened() => "a client that was closed after its \
-                request timed out or ended indeterminate (Jepsen opens a new client with a \
-                new id; a late reply hits an unknown destination)"
+            (_, Some(Closed::Crashed)) => "a client that was closed after its request timed \
+                out or ended indeterminate (Jepsen opens a new client with a new id; a late \
+                reply hits an unknown destination)"
                 .to_string(),
+            (_, Some(Closed::Exited)) => {
+                "a client that was closed when the clients stopped at the time limit".to_string()
+            }
+            (Some(c), _) if c < n + self.setup.len() => {
+                "a setup client, closed once its request was answered".to_string()
+            }
             _ => "neither a node, a live client nor a service".to_string(),
         }
     }
@@ -157,10 +190,10 @@ impl Driver {
         self.nodes[i].muted = true;
     }
 
-    /// Checks a reply from node `i` to the client in slot `k`.
+    /// A reply from node `i` to the client in slot `k`: ends its request if it answers it.
     fn client_reply(
         &mut self,
-        i: usize,
+        _i: usize,
         k: usize,
         body: Map<String, Value>,
         in_reply_to: Option<i64>,
@@ -170,17 +203,8 @@ impl Driver {
             self.stats.ignored_replies += 1;
             return;
         };
-        let outcome = check_reply(pending.kind, &pending.expected, &body);
-        self.completed(k, &pending, &outcome, &body, now);
-        if let Outcome::Wrong(kind, message) = outcome {
-            let message = format!(
-                "{message} (reply to {} msg_id {}: {})",
-                self.clients.name(k),
-                pending.msg_id,
-                wire::excerpt(Value::Object(body).to_string().as_bytes())
-            );
-            self.failures.push(kind, &self.plan.ids[i], message);
-        }
+        let done = self.workload.complete(&pending.inv, Reply::Body(&body));
+        self.completed(k, &pending, &done, now, false);
         if self.clients.is_closed_loop() {
             self.send_next(k, now);
         }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Driver, Record, STOP_TIMEOUT};
-use crate::checker::FailureKind;
+use crate::failures::FailureKind;
 use crate::process::READ_CHUNK;
 
 impl Driver {
