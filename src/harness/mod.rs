@@ -3,8 +3,8 @@
 //!
 //! Nothing here reads a clock or a random source: time comes in as [`record::Nanos`] since
 //! the start of the run, randomness from a generator the driver seeds. That is what lets the
-//! simulator replay a seed byte for byte. Only [`store`] does I/O, and only to files the
-//! driver names.
+//! simulator replay a seed byte for byte. Only [`store`] and [`views`] do I/O, and only to
+//! files the driver names.
 //!
 //! - [`record`]: what a run records (the history of operations, the messages on the network,
 //!   the nemesis's periods) and the names of the files it is stored in.
@@ -22,8 +22,8 @@
 //! - [`seed`]: one seed per random stream, derived from the run's seed.
 //! - [`store`]: where a run's files go (`store/<workload>/<timestamp>/`, `store/latest`).
 //! - [`views`]: what a run directory shows a person: latency and rate plots, a Lamport
-//!   diagram of the messages, and a page that holds them. The one exception to "no I/O": it
-//!   reads a finished run directory and writes its files beside the records.
+//!   diagram of the messages, and a page that holds them, read from the records of a
+//!   finished run and written beside them.
 //!
 //! `docs/workloads.md` describes all of it, and where it differs from Maelstrom.
 

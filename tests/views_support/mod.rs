@@ -105,18 +105,12 @@ impl Gen {
         f: &str,
         error: Option<OpError>,
     ) {
-        self.ops.push(Op {
-            index: 0,
-            time,
-            kind,
-            process: client.into(),
-            node: node.into(),
-            f: f.into(),
-            value: serde_json::json!(time / MS),
-            error,
-            exception: None,
-            final_read: false,
+        // Through JSON, so that fields the record gains later take their defaults here.
+        let op = serde_json::json!({
+            "index": 0, "time": time, "type": kind, "process": client, "node": node, "f": f,
+            "value": time / MS, "error": error,
         });
+        self.ops.push(serde_json::from_value(op).unwrap());
     }
 
     /// One operation of `client` on `node` from `t`; returns when it completed.

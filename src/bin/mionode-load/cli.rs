@@ -28,7 +28,9 @@ use mionode::harness::workload::{Topology, WorkloadKind};
              through them, checks every answer and reports.",
     after_help = "Exit status: 0 when the run is valid, 1 when a check failed (a wrong answer, \
                   a protocol violation, a node that exited early), 2 when the run could not be \
-                  made (bad flags, a binary that does not start, an I/O error)."
+                  made (bad flags, a binary that does not start, an I/O error).\n\n\
+                  `mionode-load serve [STORE] [--port P]` serves a store of runs in a browser \
+                  (see `mionode-load serve --help`)."
 )]
 pub struct Args {
     /// The node binary to run (default: the mionode binary beside this program).
@@ -139,6 +141,11 @@ pub struct Args {
     /// store/<workload>/<UTC time>, with store/latest pointing at it.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
+
+    /// Not in Maelstrom: how many messages the Lamport diagram of the run (messages.svg) draws,
+    /// the first ones sent; the rest are in messages.jsonl.
+    #[arg(long, value_name = "N", default_value_t = mionode::harness::views::DEFAULT_MAX_MESSAGES)]
+    pub diagram_messages: usize,
 
     /// How long each node has to answer `init`, in seconds (Maelstrom's limit is 10 s).
     #[arg(long, value_name = "S", default_value = "10", value_parser = parse_positive_seconds)]

@@ -37,6 +37,7 @@
 //! and the [`nemesis`]; every reply goes through the [`checker`], and counts into [`stats`];
 //! [`report`] writes `results.json` and the summary. The loop is one thread; its module doc
 //! says why. `main` maps the outcome to an exit status: 0 valid, 1 invalid, 2 could not run.
+//! `mionode-load serve` ([`serve`]) is the other subcommand: the store in a browser.
 
 mod cli;
 mod clients;
@@ -48,6 +49,7 @@ mod network;
 mod process;
 mod progress;
 mod report;
+mod serve;
 mod stats;
 mod wire;
 
@@ -57,6 +59,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::{Parser, ValueEnum};
+use mionode::harness::views::{self, ViewOptions};
 use mionode::harness::{record, store};
 
 use crate::cli::{Args, Fault};
@@ -87,6 +90,10 @@ const TRACE_CAP: usize = 100_000;
 const METRICS_SD: &str = "sd";
 
 fn main() -> ExitCode {
+    let mut argv = std::env::args_os();
+    if argv.nth(1).is_some_and(|first| first == serve::SUBCOMMAND) {
+        return serve::main(argv);
+    }
     let args = Args::parse();
     match run(&args) {
         Ok(true) => ExitCode::from(EXIT_VALID),
@@ -116,8 +123,23 @@ fn run(args: &Args) -> Result<bool, String> {
     let record = drive(args, &bin, &ids, seed, &run_dir)?;
     let results = Results::new(config, record, run_dir.display().to_string());
     write_run(&run_dir, &results)?;
+    draw_run(&run_dir, args);
     print(&results.summary);
     Ok(results.valid.is_true())
+}
+
+/// Draws the run's plots, Lamport diagram and page (`index.html` beside `results.json`) from
+/// the records just written, before the summary is printed, so that the page is there when
+/// the verdict shows. A failure to draw costs the pictures, not the verdict: it is reported
+/// on stderr and the exit status stays the verdict's. Stdout stays the summary alone.
+fn draw_run(run_dir: &Path, args: &Args) {
+    let options = ViewOptions {
+        max_messages: args.diagram_messages,
+        ..ViewOptions::default()
+    };
+    if let Err(e) = views::render(run_dir, &options) {
+        let _ = writeln!(io::stderr(), "mionode-load: cannot draw the run: {e}");
+    }
 }
 
 /// The run directory, absolute (nodes run elsewhere and may be given paths inside it).

@@ -33,6 +33,15 @@ const BOTTOM: usize = 36;
 const TIME_EVERY: usize = 5;
 /// How far towards its receiver a message that never arrived is drawn.
 const LOST_REACH: f64 = 0.6;
+/// The names of the processes are repeated over their lines every this many rows, so that a
+/// long diagram can be read anywhere.
+const HEAD_EVERY: usize = 50;
+/// How far a message to oneself bulges out of its line at least, and per row it spans (up to
+/// [`MAX_BULGE`]): nested loops get wider, so a burst of them reads like brackets.
+const BULGE: f64 = 20.0;
+const BULGE_PER_ROW: f64 = 4.0;
+/// The widest loop, within its column.
+const MAX_BULGE: f64 = 84.0;
 
 /// The diagram and how many messages it draws.
 pub(super) struct Diagram {
@@ -45,6 +54,7 @@ const STYLE: &str = r##"<style>
 text { font-family: sans-serif; font-size: 11px; fill: #222; }
 .caption { font-size: 12px; fill: #444; }
 .head { font-weight: bold; font-size: 13px; text-anchor: middle; }
+.head-again { fill: #888; font-size: 11px; text-anchor: middle; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 .time { fill: #777; font-size: 10px; text-anchor: end; }
 .life { stroke: #333; stroke-width: 1.2; }
 .life-client { stroke: #aaa; stroke-width: 1.2; }
@@ -93,6 +103,7 @@ pub(super) fn diagram(run: &Run, max: usize) -> Diagram {
     for (i, m) in shown.iter().enumerate() {
         arrow(&mut svg, m, &columns, rows.send[i], rows.end[i]);
     }
+    heads_again(&mut svg, &columns, rows.times.len());
     svg.push_str("</svg>\n");
     Diagram {
         svg,
@@ -101,7 +112,7 @@ pub(super) fn diagram(run: &Run, max: usize) -> Diagram {
 }
 
 fn caption(run: &Run, shown: usize) -> [String; 2] {
-    let total = run.messages.len();
+    let total = run.message_count;
     let which = if shown < total {
         format!("The first {shown} of {total} messages")
     } else {
@@ -241,6 +252,22 @@ fn lifelines(svg: &mut String, columns: &[String], height: usize) {
     }
 }
 
+/// The names of the processes over their lines every [`HEAD_EVERY`] rows, drawn over the
+/// arrows.
+fn heads_again(svg: &mut String, columns: &[String], rows: usize) {
+    for row in (HEAD_EVERY..rows).step_by(HEAD_EVERY) {
+        for id in columns {
+            let _ = writeln!(
+                svg,
+                r#"<text class="head-again" x="{}" y="{}">{}</text>"#,
+                column_x(columns, id),
+                TOP + ROW * row,
+                xml(id)
+            );
+        }
+    }
+}
+
 /// The time of every [`TIME_EVERY`]-th row, on the left.
 fn times(svg: &mut String, rows: &Rows) {
     for (row, &t) in rows.times.iter().enumerate().step_by(TIME_EVERY) {
@@ -279,7 +306,8 @@ fn arrow(svg: &mut String, m: &MessageEvent, columns: &[String], send: usize, en
         String::new()
     };
     let (lx, ly) = if m.src == m.dest {
-        let bulge = x1 + COLUMN as f64 * 0.3;
+        let span = end.saturating_sub(send) as f64;
+        let bulge = x1 + (BULGE + BULGE_PER_ROW * span).min(MAX_BULGE);
         let _ = write!(
             svg,
             r#"<path class="{class}" d="M{x1},{y1} C{bulge},{y1} {bulge},{y2} {x1},{y2}"{head}/>"#

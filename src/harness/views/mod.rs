@@ -14,6 +14,9 @@
 //! Nemesis periods are shaded on the three plots and on the diagram, so the effect of a
 //! partition shows at a glance.
 //!
+//! For a store of many runs (`store/<workload>/<timestamp>/`), [`runs`] finds them and
+//! [`store_page`] lists them newest first; `mionode-load serve` serves those pages.
+//!
 //! The record files are the only input, so the load driver and the simulator render the same
 //! pages from the same kind of directory. A record file that is missing counts as empty (a run
 //! that recorded no messages still gets its plots); one that does not parse is an error.
@@ -34,12 +37,16 @@ mod latency;
 mod page;
 mod rate;
 mod run;
+mod store;
+mod verdict;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub use crate::harness::record::{HISTORY, MESSAGES, NEMESIS, NODE_LOGS, RESULTS, SUMMARY};
+pub use store::{listing_page, runs, store_page, StoredRun};
+pub use verdict::Verdict;
 
 /// File name of the raw latency plot.
 pub const LATENCY_RAW: &str = "latency-raw.svg";
@@ -95,12 +102,28 @@ pub struct Rendered {
 /// recorded no operation or no message (the picture says so). Does not guarantee anything
 /// about a directory that is being written to at the same time.
 ///
+/// The records are streamed: memory grows with the number of completed operations (a few
+/// dozen bytes each) and the messages drawn, not with the size of [`MESSAGES`].
+///
 /// # Errors
 ///
 /// A record file that exists but cannot be read or does not parse (the error names the file
-/// and the line), and any error writing the output files.
+/// and the line; a last line cut short by a writer that stopped is skipped), and any error
+/// writing the output files.
+///
+/// # Example
+///
+/// ```no_run
+/// use mionode::harness::views::{render, ViewOptions, INDEX};
+///
+/// let run = std::path::Path::new("store/latest");
+/// let rendered = render(run, &ViewOptions { max_messages: 100, ..ViewOptions::default() })?;
+/// assert!(rendered.messages_drawn <= 100);
+/// assert!(run.join(INDEX).is_file());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn render(run_dir: &Path, options: &ViewOptions) -> io::Result<Rendered> {
-    let run = run::Run::load(run_dir)?;
+    let run = run::Run::load(run_dir, options.max_messages)?;
     let mut files = Vec::new();
     let mut write = |name: &str, text: String| -> io::Result<()> {
         let path = run_dir.join(name);

@@ -18,7 +18,7 @@ body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1060px
 h1 { font-size: 1.4em; margin-bottom: 0.2em; }
 h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 .verdict { display: inline-block; font-weight: bold; padding: 0.25em 0.7em; border-radius: 4px; color: #fff; }
-.valid { background: #2a8a3a; } .invalid { background: #c62828; } .unknown { background: #777; }
+.valid { background: #2a8a3a; } .invalid { background: #c62828; } .unknown { background: #d97706; } .missing { background: #777; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 12.5px; line-height: 1.35; }
 img, object { max-width: 100%; height: auto; display: block; margin: 0.6em 0; border: 1px solid #eee; }
 .diagram { max-height: 80vh; overflow: auto; border: 1px solid #ddd; }
@@ -69,11 +69,7 @@ fn run_name(dir: &Path) -> String {
 }
 
 fn verdict(html: &mut String, run: &Run) {
-    let (class, word) = match run.valid {
-        Some(true) => ("valid", "VALID"),
-        Some(false) => ("invalid", "INVALID"),
-        None => ("unknown", "no verdict recorded"),
-    };
+    let (class, word) = (run.verdict.class(), run.verdict.word());
     let line = run
         .summary
         .as_deref()
@@ -134,7 +130,7 @@ fn nemesis(html: &mut String, run: &Run) {
 }
 
 fn diagram(html: &mut String, run: &Run, drawn: usize) {
-    let total = run.messages.len();
+    let total = run.message_count;
     let which = if drawn < total {
         format!("the first {drawn} of {total} messages")
     } else {
@@ -185,7 +181,7 @@ fn files(html: &mut String, dir: &Path) -> io::Result<()> {
 }
 
 /// A relative path as a link target: each byte outside the URL-safe set percent-encoded.
-fn href(path: &str) -> String {
+pub(super) fn href(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {

@@ -2,15 +2,14 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
-use super::named;
+use super::{named, Verdict};
 use crate::harness::record::{
-    read_jsonl, MessageEvent, Nanos, NemesisPeriod, Op, OpType, HISTORY, MESSAGES, NEMESIS,
-    RESULTS, SUMMARY,
+    MessageEvent, Nanos, NemesisPeriod, Op, OpType, HISTORY, MESSAGES, NEMESIS, RESULTS, SUMMARY,
 };
 
 /// How an operation ended.
@@ -50,91 +49,130 @@ impl Completed {
 }
 
 /// What a run directory holds, as far as the views need it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Run {
     pub(super) completed: Vec<Completed>,
     /// Invocations that never completed (the run ended first).
     pub(super) pending: usize,
+    /// The first messages, as many as the diagram draws.
     pub(super) messages: Vec<MessageEvent>,
+    /// How many messages [`MESSAGES`] holds in all.
+    pub(super) message_count: usize,
     pub(super) nemesis: Vec<NemesisPeriod>,
     /// The last time anything in the records happened.
     pub(super) end: Nanos,
     /// The contents of [`SUMMARY`], if there is one.
     pub(super) summary: Option<String>,
-    /// `valid` from [`RESULTS`], if it has one.
-    pub(super) valid: Option<bool>,
+    /// What [`RESULTS`] says.
+    pub(super) verdict: Verdict,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Run {
+            completed: Vec::new(),
+            pending: 0,
+            messages: Vec::new(),
+            message_count: 0,
+            nemesis: Vec::new(),
+            end: 0,
+            summary: None,
+            verdict: Verdict::Missing,
+        }
+    }
 }
 
 impl Run {
-    /// Reads the records of `dir`; missing files count as empty.
-    pub(super) fn load(dir: &Path) -> io::Result<Run> {
-        let ops: Vec<Op> = read_records(&dir.join(HISTORY))?;
-        let messages: Vec<MessageEvent> = read_records(&dir.join(MESSAGES))?;
-        let nemesis: Vec<NemesisPeriod> = read_records(&dir.join(NEMESIS))?;
-        let (completed, pending) = pair(&ops);
-        let end = ops
-            .iter()
-            .map(|o| o.time)
-            .chain(
-                messages
-                    .iter()
-                    .flat_map(|m| [Some(m.sent), m.delivered])
-                    .flatten(),
-            )
-            .chain(
-                nemesis
-                    .iter()
-                    .flat_map(|p| [Some(p.start), p.end])
-                    .flatten(),
-            )
-            .max()
-            .unwrap_or(0);
-        Ok(Run {
-            completed,
-            pending,
-            messages,
-            nemesis,
-            end,
-            summary: read_optional(&dir.join(SUMMARY))?,
-            valid: read_valid(&dir.join(RESULTS))?,
-        })
+    /// Reads the records of `dir`, keeping the first `max_messages` messages; missing files
+    /// count as empty. The records are streamed, so a run of millions of operations and
+    /// messages costs memory only for its completed operations.
+    pub(super) fn load(dir: &Path, max_messages: usize) -> io::Result<Run> {
+        let mut run = Run::default();
+        let mut pairs = Pairs::default();
+        each_record(&dir.join(HISTORY), |op: Op| {
+            run.end = run.end.max(op.time);
+            if let Some(done) = pairs.push(op) {
+                run.completed.push(done);
+            }
+        })?;
+        run.pending = pairs.open.len();
+        each_record(&dir.join(MESSAGES), |m: MessageEvent| {
+            run.end = run.end.max(m.delivered.unwrap_or(m.sent));
+            run.message_count += 1;
+            if run.messages.len() < max_messages {
+                run.messages.push(m);
+            }
+        })?;
+        each_record(&dir.join(NEMESIS), |p: NemesisPeriod| {
+            run.end = run.end.max(p.end.unwrap_or(p.start));
+            run.nemesis.push(p);
+        })?;
+        run.summary = read_optional(&dir.join(SUMMARY))?;
+        run.verdict = Verdict::read(&dir.join(RESULTS))?;
+        Ok(run)
     }
 }
 
 /// Pairs each completion with the invocation of the same process before it (a process has
-/// one operation outstanding at a time). Returns the completed operations in the order they
-/// completed, and how many invocations were left open.
-fn pair(ops: &[Op]) -> (Vec<Completed>, usize) {
-    let mut open: HashMap<&str, &Op> = HashMap::new();
-    let mut completed = Vec::new();
-    for op in ops {
+/// one operation outstanding at a time); what is left in `open` at the end never completed.
+#[derive(Default)]
+struct Pairs {
+    /// Per process, the operation and the time of its open invocation.
+    open: HashMap<String, (String, Nanos)>,
+}
+
+impl Pairs {
+    /// Takes the next operation of the history; a completion gives the completed operation.
+    /// A completion with no invocation before it is ignored.
+    fn push(&mut self, op: Op) -> Option<Completed> {
         let outcome = match op.kind {
             OpType::Invoke => {
-                open.insert(&op.process, op);
-                continue;
+                self.open.insert(op.process, (op.f, op.time));
+                return None;
             }
             OpType::Ok => Outcome::Ok,
             OpType::Fail => Outcome::Fail,
             OpType::Info => Outcome::Info,
         };
-        if let Some(invoke) = open.remove(op.process.as_str()) {
-            completed.push(Completed {
-                f: invoke.f.clone(),
-                invoked: invoke.time,
-                completed: op.time,
-                outcome,
-            });
-        }
+        let (f, invoked) = self.open.remove(&op.process)?;
+        Some(Completed {
+            f,
+            invoked,
+            completed: op.time,
+            outcome,
+        })
     }
-    (completed, open.len())
 }
 
-fn read_records<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<Vec<T>> {
-    match File::open(path) {
-        Ok(file) => read_jsonl(BufReader::new(file)).map_err(|e| named(path, e)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(named(path, e)),
+/// Calls `each` with every record of the JSON-lines file at `path`, skipping blank lines; a
+/// missing file has none. A line that does not parse is an error naming the file and the
+/// line, except a last line with no newline: a record cut short when the writer stopped.
+fn each_record<T: DeserializeOwned>(path: &Path, mut each: impl FnMut(T)) -> io::Result<()> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(named(path, e)),
+    };
+    let mut reader = BufReader::new(file);
+    let mut line = String::new();
+    for number in 1.. {
+        line.clear();
+        if reader.read_line(&mut line).map_err(|e| named(path, e))? == 0 {
+            break;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(&line) {
+            Ok(item) => each(item),
+            Err(_) if !line.ends_with('\n') => break,
+            Err(e) => {
+                let e = io::Error::new(io::ErrorKind::InvalidData, format!("line {number}: {e}"));
+                return Err(named(path, e));
+            }
+        }
     }
+    Ok(())
 }
 
 fn read_optional(path: &Path) -> io::Result<Option<String>> {
@@ -145,33 +183,17 @@ fn read_optional(path: &Path) -> io::Result<Option<String>> {
     }
 }
 
-/// The `valid` field of the results; a results file that is not JSON, or has no boolean
-/// `valid`, gives `None`: the page then shows the summary alone.
-fn read_valid(path: &Path) -> io::Result<Option<bool>> {
-    let Some(text) = read_optional(path)? else {
-        return Ok(None);
-    };
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    Ok(value.get("valid").and_then(|v| v.as_bool()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Through JSON, so that fields the record gains later take their defaults here.
     fn op(index: u64, time: Nanos, kind: OpType, process: &str, f: &str) -> Op {
-        Op {
-            index,
-            time,
-            kind,
-            process: process.into(),
-            node: "n0".into(),
-            f: f.into(),
-            value: serde_json::Value::Null,
-            error: None,
-            exception: None,
-            final_read: false,
-        }
+        let op = serde_json::json!({
+            "index": index, "time": time, "type": kind, "process": process, "node": "n0",
+            "f": f,
+        });
+        serde_json::from_value(op).unwrap()
     }
 
     #[test]
@@ -184,8 +206,9 @@ mod tests {
             op(4, 31, OpType::Invoke, "c1", "echo"),
             op(5, 40, OpType::Fail, "c9", "echo"),
         ];
-        let (done, pending) = pair(&ops);
-        assert_eq!(pending, 1);
+        let mut pairs = Pairs::default();
+        let done: Vec<Completed> = ops.into_iter().filter_map(|o| pairs.push(o)).collect();
+        assert_eq!(pairs.open.len(), 1);
         let got: Vec<_> = done
             .iter()
             .map(|c| (c.f.as_str(), c.latency(), c.outcome))
@@ -194,18 +217,46 @@ mod tests {
     }
 
     #[test]
+    fn a_record_cut_short_at_the_end_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = r#"{"start":5,"end":9,"kind":"partition","detail":"n0 | n1"}"#;
+        std::fs::write(dir.path().join(NEMESIS), format!("{line}\n{line}\n{{\"sta")).unwrap();
+        std::fs::write(dir.path().join(MESSAGES), "\n").unwrap();
+        let run = Run::load(dir.path(), 10).unwrap();
+        assert_eq!((run.nemesis.len(), run.end, run.message_count), (2, 9, 0));
+    }
+
+    #[test]
+    fn only_the_first_messages_are_kept_but_all_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = (0..5)
+            .map(|i| {
+                format!(
+                    "{{\"id\":{i},\"src\":\"n0\",\"dest\":\"n1\",\"type\":\"x\",\"sent\":{i}}}\n"
+                )
+            })
+            .collect();
+        std::fs::write(dir.path().join(MESSAGES), lines).unwrap();
+        let run = Run::load(dir.path(), 2).unwrap();
+        assert_eq!((run.messages.len(), run.message_count, run.end), (2, 5, 4));
+    }
+
+    #[test]
     fn an_empty_directory_is_an_empty_run() {
         let dir = tempfile::tempdir().unwrap();
-        let run = Run::load(dir.path()).unwrap();
+        let run = Run::load(dir.path(), 10).unwrap();
         assert!(run.completed.is_empty() && run.messages.is_empty());
-        assert_eq!((run.end, run.valid, run.summary), (0, None, None));
+        assert_eq!(
+            (run.end, run.verdict, run.summary),
+            (0, Verdict::Missing, None)
+        );
     }
 
     #[test]
     fn a_bad_record_names_its_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(NEMESIS), "{}\n").unwrap();
-        let err = Run::load(dir.path()).unwrap_err().to_string();
+        let err = Run::load(dir.path(), 10).unwrap_err().to_string();
         assert!(err.contains("nemesis.jsonl: line 1"), "{err}");
     }
 }
