@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::app::App;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode};
 use crate::labels::{self, MessageTypes};
@@ -160,7 +159,7 @@ pub struct Context<A> {
     rpc_duration: Option<metrics::Histogram>,
 }
 
-impl<A: App> Context<A> {
+impl<A> Context<A> {
     pub(crate) fn new(config: Config, now: Instant, types: MessageTypes) -> Self {
         let rng = config
             .seed

@@ -33,6 +33,7 @@ pub mod outbox;
 pub mod protocol;
 pub mod request;
 pub mod rpc;
+pub mod rto;
 pub mod run;
 pub mod sim;
 pub mod stats;

@@ -5,11 +5,144 @@
 //! read exact values without a recorder. Each [`Counter`] names the metric it feeds and its
 //! label, in the one table of the `counters!` invocation below: a new counter is one line
 //! there (and its metric's description, if the metric is new, one line in
-//! [`metrics::METRICS`](crate::metrics::METRICS)).
+//! [`METRICS`]).
 
 use std::fmt;
 
-use crate::metrics::{LOOP_TURNS, MALFORMED_INPUT, RPCS_COMPLETED, RPCS_SENT, STALE_REPLIES};
+use metrics::Unit;
+
+/// Gauge: RPCs awaiting a reply or a timeout.
+pub const RPCS_OUTSTANDING: &str = "mionode_rpcs_outstanding";
+/// Counter: RPC requests written.
+pub const RPCS_SENT: &str = "mionode_rpcs_sent_total";
+/// Counter, label `outcome`: RPCs ended.
+pub const RPCS_COMPLETED: &str = "mionode_rpcs_completed_total";
+/// Counter: replies naming no pending RPC.
+pub const STALE_REPLIES: &str = "mionode_stale_replies_total";
+/// Histogram: RPC round trip.
+pub const RPC_DURATION: &str = "mionode_rpc_duration_seconds";
+/// Counter, label `type`: messages received.
+pub const MESSAGES_RECEIVED: &str = "mionode_messages_received_total";
+/// Counter, label `type`: messages written.
+pub const MESSAGES_SENT: &str = "mionode_messages_sent_total";
+/// Counter, label `reason`: input not handled as sent.
+pub const MALFORMED_INPUT: &str = "mionode_malformed_input_total";
+/// Gauge: bytes written and not yet taken by stdout's reader.
+pub const OUTBOX_BYTES: &str = "mionode_outbox_bytes";
+/// Counter: turns of the poll loop.
+pub const LOOP_TURNS: &str = "mionode_loop_turns_total";
+
+/// What kind of metric a [`MetricDef`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Monotonic count.
+    Counter,
+    /// A level.
+    Gauge,
+    /// A distribution in buckets.
+    Histogram,
+}
+
+/// A runtime metric: its name, kind, unit and description.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDef {
+    /// Its name.
+    pub name: &'static str,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its unit.
+    pub unit: Unit,
+    /// What it measures, for `# HELP`.
+    pub help: &'static str,
+}
+
+const fn def(name: &'static str, kind: Kind, unit: Unit, help: &'static str) -> MetricDef {
+    MetricDef {
+        name,
+        kind,
+        unit,
+        help,
+    }
+}
+
+/// Every runtime metric: the one list their names, kinds and descriptions come from.
+pub const METRICS: [MetricDef; 10] = [
+    def(
+        RPCS_OUTSTANDING,
+        Kind::Gauge,
+        Unit::Count,
+        "RPCs awaiting a reply or a timeout.",
+    ),
+    def(
+        RPCS_SENT,
+        Kind::Counter,
+        Unit::Count,
+        "RPC requests written, retries included.",
+    ),
+    def(
+        RPCS_COMPLETED,
+        Kind::Counter,
+        Unit::Count,
+        "RPCs ended, by outcome: ok (reply), error (error reply), timeout (deadline first), \
+         cancelled (given up by their owner).",
+    ),
+    def(
+        STALE_REPLIES,
+        Kind::Counter,
+        Unit::Count,
+        "Replies naming no pending RPC (late, duplicate, unknown, or from another node than \
+         the RPC's destination), dropped undelivered.",
+    ),
+    def(
+        RPC_DURATION,
+        Kind::Histogram,
+        Unit::Seconds,
+        "RPC round trip: request written to reply read, for RPCs answered (ok or error).",
+    ),
+    def(
+        MESSAGES_RECEIVED,
+        Kind::Counter,
+        Unit::Count,
+        "Well-formed messages read from stdin, by type (unlisted types are other).",
+    ),
+    def(
+        MESSAGES_SENT,
+        Kind::Counter,
+        Unit::Count,
+        "Messages written to stdout, by type (unlisted types are other).",
+    ),
+    def(
+        MALFORMED_INPUT,
+        Kind::Counter,
+        Unit::Count,
+        "Input not handled as sent, by reason: lines dropped unanswered (empty, too_long, \
+         not_utf8, bad_envelope, bad_body, no_msg_id, misaddressed) and requests answered \
+         with error 12 (malformed_request).",
+    ),
+    def(
+        OUTBOX_BYTES,
+        Kind::Gauge,
+        Unit::Bytes,
+        "Bytes written and not yet taken by stdout's reader.",
+    ),
+    def(
+        LOOP_TURNS,
+        Kind::Counter,
+        Unit::Count,
+        "Turns of the poll loop: one wait for events and the work that followed.",
+    ),
+];
+
+/// Every runtime metric's name.
+pub const NAMES: [&str; METRICS.len()] = {
+    let mut names = [""; METRICS.len()];
+    let mut i = 0;
+    while i < METRICS.len() {
+        names[i] = METRICS[i].name;
+        i += 1;
+    }
+    names
+};
 
 macro_rules! counters {
     ($($(#[$doc:meta])* $variant:ident => $metric:expr, $label:expr;)*) => {

@@ -20,7 +20,7 @@
 //! that feed them are the table of [`stats::Counter`](crate::stats::Counter). Every name
 //! starts with `mionode_`. Labels take values from bounded lists only: `outcome` (`ok`,
 //! `error`, `timeout`, `cancelled`), `type` (the node's
-//! [`MessageTypes`](crate::labels::MessageTypes): the app's registered types, their `_ok`
+//! message type list ([`crate::labels::MessageTypes`]): the app's registered types, their `_ok`
 //! replies, `init`, `init_ok`, `error`, and `other` for everything else) and `reason` (the
 //! rejection reasons and `malformed_request`). `sent = Σ completed + outstanding` holds for
 //! RPCs at every render.
@@ -39,147 +39,17 @@ pub mod discovery;
 pub mod http;
 mod service;
 
-use metrics::{Counter, Gauge, Histogram, Unit};
+use metrics::{Counter, Gauge, Histogram};
 
-use crate::app::App;
 use crate::context::Context;
 use crate::labels::MessageTypes;
 use crate::stats::Counter as Count;
 
-pub use service::{recorder_builder, MetricsOptions, MetricsService, UPKEEP_INTERVAL};
-
-/// Gauge: RPCs awaiting a reply or a timeout.
-pub const RPCS_OUTSTANDING: &str = "mionode_rpcs_outstanding";
-/// Counter: RPC requests written.
-pub const RPCS_SENT: &str = "mionode_rpcs_sent_total";
-/// Counter, label `outcome`: RPCs ended.
-pub const RPCS_COMPLETED: &str = "mionode_rpcs_completed_total";
-/// Counter: replies naming no pending RPC.
-pub const STALE_REPLIES: &str = "mionode_stale_replies_total";
-/// Histogram: RPC round trip.
-pub const RPC_DURATION: &str = "mionode_rpc_duration_seconds";
-/// Counter, label `type`: messages received.
-pub const MESSAGES_RECEIVED: &str = "mionode_messages_received_total";
-/// Counter, label `type`: messages written.
-pub const MESSAGES_SENT: &str = "mionode_messages_sent_total";
-/// Counter, label `reason`: input not handled as sent.
-pub const MALFORMED_INPUT: &str = "mionode_malformed_input_total";
-/// Gauge: bytes written and not yet taken by stdout's reader.
-pub const OUTBOX_BYTES: &str = "mionode_outbox_bytes";
-/// Counter: turns of the poll loop.
-pub const LOOP_TURNS: &str = "mionode_loop_turns_total";
-
-/// What kind of metric a [`MetricDef`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Monotonic count.
-    Counter,
-    /// A level.
-    Gauge,
-    /// A distribution in buckets.
-    Histogram,
-}
-
-/// A runtime metric: its name, kind, unit and description.
-#[derive(Debug, Clone, Copy)]
-pub struct MetricDef {
-    /// Its name.
-    pub name: &'static str,
-    /// Its kind.
-    pub kind: Kind,
-    /// Its unit.
-    pub unit: Unit,
-    /// What it measures, for `# HELP`.
-    pub help: &'static str,
-}
-
-const fn def(name: &'static str, kind: Kind, unit: Unit, help: &'static str) -> MetricDef {
-    MetricDef {
-        name,
-        kind,
-        unit,
-        help,
-    }
-}
-
-/// Every runtime metric: the one list their names, kinds and descriptions come from.
-pub const METRICS: [MetricDef; 10] = [
-    def(
-        RPCS_OUTSTANDING,
-        Kind::Gauge,
-        Unit::Count,
-        "RPCs awaiting a reply or a timeout.",
-    ),
-    def(
-        RPCS_SENT,
-        Kind::Counter,
-        Unit::Count,
-        "RPC requests written, retries included.",
-    ),
-    def(
-        RPCS_COMPLETED,
-        Kind::Counter,
-        Unit::Count,
-        "RPCs ended, by outcome: ok (reply), error (error reply), timeout (deadline first), \
-         cancelled (given up by their owner).",
-    ),
-    def(
-        STALE_REPLIES,
-        Kind::Counter,
-        Unit::Count,
-        "Replies naming no pending RPC (late, duplicate, unknown, or from another node than \
-         the RPC's destination), dropped undelivered.",
-    ),
-    def(
-        RPC_DURATION,
-        Kind::Histogram,
-        Unit::Seconds,
-        "RPC round trip: request written to reply read, for RPCs answered (ok or error).",
-    ),
-    def(
-        MESSAGES_RECEIVED,
-        Kind::Counter,
-        Unit::Count,
-        "Well-formed messages read from stdin, by type (unlisted types are other).",
-    ),
-    def(
-        MESSAGES_SENT,
-        Kind::Counter,
-        Unit::Count,
-        "Messages written to stdout, by type (unlisted types are other).",
-    ),
-    def(
-        MALFORMED_INPUT,
-        Kind::Counter,
-        Unit::Count,
-        "Input not handled as sent, by reason: lines dropped unanswered (empty, too_long, \
-         not_utf8, bad_envelope, bad_body, no_msg_id, misaddressed) and requests answered \
-         with error 12 (malformed_request).",
-    ),
-    def(
-        OUTBOX_BYTES,
-        Kind::Gauge,
-        Unit::Bytes,
-        "Bytes written and not yet taken by stdout's reader.",
-    ),
-    def(
-        LOOP_TURNS,
-        Kind::Counter,
-        Unit::Count,
-        "Turns of the poll loop: one wait for events and the work that followed.",
-    ),
-];
-
-/// Every runtime metric's name.
-pub const NAMES: [&str; METRICS.len()] = {
-    let mut names = [""; METRICS.len()];
-    let mut i = 0;
-    while i < METRICS.len() {
-        names[i] = METRICS[i].name;
-        i += 1;
-    }
-    names
+pub use crate::stats::{
+    Kind, MetricDef, LOOP_TURNS, MALFORMED_INPUT, MESSAGES_RECEIVED, MESSAGES_SENT, METRICS, NAMES,
+    OUTBOX_BYTES, RPCS_COMPLETED, RPCS_OUTSTANDING, RPCS_SENT, RPC_DURATION, STALE_REPLIES,
 };
+pub use service::{recorder_builder, MetricsOptions, MetricsService, UPKEEP_INTERVAL};
 
 /// Buckets of latency histograms, in seconds: 100 µs (a reply from the same host) to 10 s
 /// (past the client timeout of 5 s), about three per decade. Every histogram whose name ends
@@ -236,7 +106,7 @@ impl Metrics {
     }
 
     /// Copies the node's counters and current levels into the registry.
-    pub fn sync<A: App>(&self, ctx: &Context<A>) {
+    pub fn sync<A>(&self, ctx: &Context<A>) {
         let stats = ctx.stats();
         self.rpcs_outstanding.set(ctx.pending_rpcs() as f64);
         self.outbox_bytes.set(ctx.outbox_len() as f64);
@@ -269,7 +139,7 @@ mod tests {
 
     use super::*;
     use crate::testing::TestNode;
-    use crate::{NoFlags, Routes};
+    use crate::{App, NoFlags, Routes};
     use serde_json::json;
 
     /// Asks `n2` for a `ping` on every `ping_all`, and answers `pong` from its callback.
