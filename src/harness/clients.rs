@@ -84,9 +84,10 @@ pub struct Clients {
     idle: Vec<usize>,
     next_start: Option<Nanos>,
     rng: fastrand::Rng,
-    /// (deadline, slot, msg_id); entries whose request has ended are skipped when they reach
-    /// the top.
-    deadlines: BinaryHeap<Reverse<(Nanos, usize, u64)>>,
+    /// (deadline, slot, client number, msg_id); entries whose request has ended are skipped
+    /// when they reach the top. The client number matters: a replacement counts its
+    /// `msg_id`s from 1 again, and must not inherit its predecessor's deadlines.
+    deadlines: BinaryHeap<Reverse<(Nanos, usize, usize, u64)>>,
     busy: usize,
     replaced: usize,
     seed: u64,
@@ -216,7 +217,8 @@ impl Clients {
             index,
         });
         self.busy += 1;
-        self.deadlines.push(Reverse((deadline, k, msg_id)));
+        let number = slot.number;
+        self.deadlines.push(Reverse((deadline, k, number, msg_id)));
         (self.name(k), msg_id)
     }
 
@@ -280,8 +282,8 @@ impl Clients {
 
     /// Takes the next request whose client gave up on it by `now`.
     pub fn expire(&mut self, now: Nanos) -> Option<(usize, Pending)> {
-        while let Some(&Reverse((deadline, k, msg_id))) = self.deadlines.peek() {
-            if self.slots[k].pending.as_ref().map(|p| p.msg_id) != Some(msg_id) {
+        while let Some(&Reverse((deadline, k, number, msg_id))) = self.deadlines.peek() {
+            if !self.waits(k, number, msg_id) {
                 self.deadlines.pop();
                 continue;
             }
@@ -297,7 +299,7 @@ impl Clients {
     /// When the oldest outstanding request times out (possibly one already answered: then
     /// [`Clients::expire`] finds nothing and skips it).
     pub fn next_deadline(&self) -> Option<Nanos> {
-        self.deadlines.peek().map(|Reverse((d, _, _))| *d)
+        self.deadlines.peek().map(|Reverse((d, ..))| *d)
     }
 
     /// Requests outstanding.
@@ -322,12 +324,17 @@ impl Clients {
             self.idle.push(k);
         }
         if self.deadlines.len() > 2 * self.busy + 1024 {
-            let slots = &self.slots;
-            self.deadlines.retain(|Reverse((_, k, id))| {
-                slots[*k].pending.as_ref().map(|p| p.msg_id) == Some(*id)
-            });
+            let mut deadlines = std::mem::take(&mut self.deadlines);
+            deadlines.retain(|&Reverse((_, k, number, id))| self.waits(k, number, id));
+            self.deadlines = deadlines;
         }
         Some(pending)
+    }
+
+    /// Whether slot `k` still holds client `number` waiting for `msg_id`.
+    fn waits(&self, k: usize, number: usize, msg_id: u64) -> bool {
+        let slot = &self.slots[k];
+        slot.number == number && slot.pending.as_ref().is_some_and(|p| p.msg_id == msg_id)
     }
 }
 

@@ -159,3 +159,27 @@ fn rate_zero_sends_nothing() {
     assert!(c.start(0).is_empty());
     assert_eq!(c.take_start(CLIENT_TIMEOUT), None);
 }
+
+/// Found by the simulator (mixed workload, partitions, seed 4): a replacement client counts
+/// its msg_ids from 1 again, and its predecessor's stale deadline for the same msg_id used
+/// to expire the new request early.
+#[test]
+fn a_replacement_does_not_inherit_its_predecessors_deadlines() {
+    let mut c = Clients::new(1, 1, Schedule::Closed, 1);
+    let inv = echo(&mut c, 0);
+    c.begin(0, 0, inv, None);
+    c.answer(0, Some(1)).expect("answered at once");
+    let inv = echo(&mut c, 0);
+    c.begin(0, 10, inv, None);
+    let (_, p) = c.expire(10 + CLIENT_TIMEOUT).expect("msg_id 2 times out");
+    assert_eq!(p.msg_id, 2);
+    c.crash(0);
+    let inv = echo(&mut c, 0);
+    let (name, msg_id) = c.begin(0, SECOND, inv, None);
+    assert_eq!((name.as_str(), msg_id), ("c2", 1));
+    assert!(
+        c.expire(CLIENT_TIMEOUT).is_none(),
+        "c1's msg_id 1 deadline is not c2's"
+    );
+    assert!(c.expire(SECOND + CLIENT_TIMEOUT).is_some());
+}
