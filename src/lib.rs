@@ -26,6 +26,7 @@ pub mod context;
 pub mod error;
 pub mod event_loop;
 pub mod harness;
+pub mod kv;
 pub mod labels;
 pub mod metrics;
 pub mod node;

@@ -1,7 +1,9 @@
 //! Helpers for black-box tests: run the `mionode` binary the way Maelstrom does.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod metrics;
+pub mod services;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
