@@ -5,10 +5,10 @@
 //! Flags that share a name with one of Maelstrom's `test` flags (`maelstrom/core.clj`,
 //! `jepsen/cli.clj`) mean the same there: `--workload`, `--node-count`, `--concurrency`
 //! (`Nn`), `--rate`, `--time-limit` (whole seconds), `--latency` (whole milliseconds),
-//! `--latency-dist`, `--nemesis` (a comma list), `--nemesis-interval`, `--topology`. Ours:
-//! `--drop`, `--duplicate`, `--net-rate`, `--seed`, `--store`, `--batch-size`. Where a
-//! default differs on purpose (a 5 s time limit, 3 nodes, the `mixed` workload),
-//! docs/load.md has the table.
+//! `--latency-dist`, `--nemesis` (a comma list), `--nemesis-interval`, `--topology`,
+//! `--availability`. Ours: `--drop`, `--duplicate`, `--net-rate`, `--seed`, `--store`,
+//! `--batch-size`. Where a default differs on purpose (a 5 s time limit, 3 nodes, the
+//! `mixed` workload), docs/load.md has the table.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ use crate::harness::workload::{self, Topology, WorkloadKind, SECOND};
 pub struct RunFlags {
     /// What the clients ask for, by Maelstrom's names: echo, unique-ids, broadcast, g-set,
     /// g-counter, pn-counter, lin-kv; or the RPC chapter's batch_echo, proxy, relay, mixed.
-    #[arg(long, default_value = "mixed", value_name = "NAME")]
+    #[arg(short = 'w', long, default_value = "mixed", value_name = "NAME")]
     pub workload: WorkloadKind,
 
     /// Number of nodes, named n0, n1, ...
@@ -87,6 +87,11 @@ pub struct RunFlags {
     /// total, tree (tree2), tree3, tree4.
     #[arg(long, value_name = "SHAPE", default_value = "grid")]
     pub topology: Topology,
+
+    /// The fraction of requests that must succeed, from 0 to 1, or `total` (1), as
+    /// Maelstrom's `--availability`; if omitted, availability is reported, never enforced.
+    #[arg(long, value_name = "A", value_parser = parse_availability)]
+    pub availability: Option<f64>,
 
     /// Number of values in each batch_echo request.
     #[arg(long, value_name = "K", default_value_t = 8)]
@@ -245,6 +250,13 @@ fn parse_nemesis_interval(s: &str) -> Result<f64, String> {
     Ok(secs)
 }
 
+fn parse_availability(s: &str) -> Result<f64, String> {
+    if s == "total" {
+        return Ok(1.0);
+    }
+    parse_probability(s)
+}
+
 fn parse_non_negative(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
@@ -299,6 +311,11 @@ mod tests {
         .unwrap();
         assert!(f.nemesis.partition);
         assert_eq!(f.workload, WorkloadKind::Broadcast);
+        assert_eq!(
+            parse(&["--availability", "total"]).unwrap().availability,
+            Some(1.0)
+        );
+        assert_eq!(parse(&["-w", "echo"]).unwrap().workload, WorkloadKind::Echo);
         assert_eq!("4n".parse(), Ok(Concurrency::PerNode(4)));
         assert_eq!(Concurrency::PerNode(4).clients(3), 12);
     }
@@ -315,6 +332,7 @@ mod tests {
             &["--workload", "nope"],
             &["--concurrency", "0"],
             &["--net-rate", "0"],
+            &["--availability", "2"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }

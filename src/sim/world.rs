@@ -382,7 +382,7 @@ impl<A: App> World<A> {
     }
 
     fn finish(self) -> Outcome {
-        let mut results = self.workload.results(&self.history, None);
+        let mut results = (self.workload).results(&self.history, self.opts.run.availability);
         results.insert("protocol", super::protocol_check(&self.violations));
         let mut stats = self.stats;
         stats.simulated = self.now;
