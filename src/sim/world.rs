@@ -66,6 +66,20 @@ pub(super) struct SimNode<A: App> {
     pub log: String,
 }
 
+impl<A: App> SimNode<A> {
+    /// A node of `A` built from `flags`, with the runtime's `config` and its own `seed`.
+    fn new(flags: &A::Flags, config: &crate::config::Config, seed: u64, origin: Instant) -> Self {
+        let mut config = config.clone();
+        config.seed = Some(seed);
+        SimNode {
+            node: Node::new(A::new(flags), config, origin),
+            muted: false,
+            timer_at: None,
+            log: String::new(),
+        }
+    }
+}
+
 /// The whole simulation.
 pub(super) struct World<A: App> {
     pub origin: Instant,
@@ -104,14 +118,12 @@ impl<A: App> World<A> {
         let ids = run.node_ids();
         let nodes = (0..ids.len())
             .map(|i| {
-                let mut config = opts.node.clone();
-                config.seed = Some(derive_seed(seed, "node", i as u64));
-                SimNode {
-                    node: Node::new(A::new(flags), config, origin),
-                    muted: false,
-                    timer_at: None,
-                    log: String::new(),
-                }
+                SimNode::new(
+                    flags,
+                    &opts.node,
+                    derive_seed(seed, "node", i as u64),
+                    origin,
+                )
             })
             .collect();
         let schedule = if run.rate > 0.0 {
@@ -247,21 +259,7 @@ impl<A: App> World<A> {
     fn advance_phase(&mut self, timed: bool) {
         match self.phase {
             Phase::Setup { .. } if self.init_open.iter().all(|open| !open) => self.start_workload(),
-            Phase::Setup { .. } if timed => {
-                let late: Vec<String> = (self.ids.iter())
-                    .zip(&self.init_open)
-                    .filter(|(_, &open)| open)
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                let message = format!(
-                    "did not answer init and its setup within {} s",
-                    INIT_TIMEOUT / SECOND
-                );
-                for id in late {
-                    self.violation(&id, "init", message.clone());
-                }
-                self.phase = Phase::Done;
-            }
+            Phase::Setup { .. } if timed => self.setup_timed_out(),
             Phase::Workload { end } if timed || self.now >= end => {
                 self.clients.stop();
                 self.phase = Phase::Drain;
@@ -285,6 +283,23 @@ impl<A: App> World<A> {
             Phase::Final if self.clients.busy() == 0 => self.phase = Phase::Done,
             _ => {}
         }
+    }
+
+    /// Some node did not finish init and setup in time: each is named, and the run ends.
+    fn setup_timed_out(&mut self) {
+        let late: Vec<String> = (self.ids.iter())
+            .zip(&self.init_open)
+            .filter(|(_, &open)| open)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let message = format!(
+            "did not answer init and its setup within {} s",
+            INIT_TIMEOUT / SECOND
+        );
+        for id in late {
+            self.violation(&id, "init", message.clone());
+        }
+        self.phase = Phase::Done;
     }
 
     fn start_workload(&mut self) {
