@@ -138,10 +138,10 @@ fn a_reply_after_the_client_timeout_mutes_the_node_and_names_the_cause() {
     assert!(o.stats.clients_replaced > 0);
 }
 
-fn bin(name: &str) -> Command {
+/// The mionode binary (the RPC chapter app), with no log settings from the environment.
+fn mionode() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mionode"));
     c.env_remove("RUST_LOG").env_remove("MIONODE_LOG");
-    let _ = name;
     c
 }
 
@@ -154,7 +154,7 @@ fn the_binary_replays_a_seed_to_the_same_store() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |name: &str| {
         let dir = tmp.path().join(name);
-        let out = bin("mionode")
+        let out = mionode()
             .args(["--log-level", "info", "simulate", "--workload", "echo"])
             .args([
                 "--node-count",
@@ -221,7 +221,7 @@ fn the_binary_replays_a_seed_to_the_same_store() {
 fn seeds_lists_every_failing_seed_with_a_command_that_replays_it() {
     // The mionode binary does not answer `generate`: error 10 on every request.
     let tmp = tempfile::tempdir().unwrap();
-    let out = bin("mionode")
+    let out = mionode()
         .args([
             "simulate",
             "--workload",
@@ -257,15 +257,54 @@ fn seeds_lists_every_failing_seed_with_a_command_that_replays_it() {
 
 #[test]
 fn node_flags_before_simulate_parse_and_node_seeds_are_refused() {
-    let out = bin("mionode")
+    let out = mionode()
         .args(["--seed", "3", "simulate", "--time-limit", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--seed"));
-    let out = bin("mionode")
+    let out = mionode()
         .args(["simulate", "--workload", "nope"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "bad run flags are clap errors");
+}
+
+#[test]
+fn the_rpc_chapter_is_valid_over_many_seeds_with_partitions() {
+    let tmp = tempfile::tempdir().unwrap();
+    for workload in ["mixed", "echo"] {
+        let out = mionode()
+            .args([
+                "simulate",
+                "--workload",
+                workload,
+                "--node-count",
+                "5",
+                "--rate",
+                "20",
+            ])
+            .args([
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "2",
+                "--latency",
+                "10",
+            ])
+            .args([
+                "--latency-dist",
+                "exponential",
+                "--time-limit",
+                "10",
+                "--seeds",
+                "15",
+            ])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{workload}: {stdout}");
+        assert!(stdout.contains("15 valid, 0 not"), "{workload}: {stdout}");
+    }
 }
