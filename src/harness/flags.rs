@@ -102,9 +102,9 @@ pub struct RunFlags {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Not in Maelstrom (which always writes store/<workload>/<time>/): the run directory
+    /// Not in Maelstrom (which always writes `store/<workload>/<time>/`): the run directory
     /// for results.json, the history, the message trace and the node logs. Default:
-    /// store/<workload>/<UTC time>, with store/latest pointing at it.
+    /// `store/<workload>/<UTC time>`, with `store/latest` pointing at it.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
 }

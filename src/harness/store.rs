@@ -10,7 +10,7 @@
 //!       node-logs/n0.log ...
 //! ```
 //!
-//! The file names and the shape of each line are [`record`](super::record)'s. Both drivers
+//! The file names and the shape of each line are [`record`]'s. Both drivers
 //! write the same store: `mionode-load` (wall time) and the simulator (virtual time), so the
 //! views read either without knowing which wrote it.
 //!
