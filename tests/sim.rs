@@ -73,6 +73,14 @@ fn the_same_seed_gives_the_same_files_byte_for_byte() {
     assert!(a.history.len() > 100, "a real run: {} ops", a.history.len());
     assert!(!a.nemesis.is_empty(), "partitions happened");
     assert_eq!(files(&a), files(&b));
+    let mut untraced = Options::new(flags(BROADCAST), 42);
+    untraced.max_messages = 0;
+    let d = run_one::<Flood>(&FloodFlags::default(), untraced);
+    assert_eq!(
+        files(&a)[0],
+        files(&d)[0],
+        "--seeds runs untraced: the same history"
+    );
     let c = flood(BROADCAST, 43, false);
     assert_ne!(files(&a)[0], files(&c)[0], "another seed, another history");
 }

@@ -93,6 +93,7 @@ impl<A: App> World<A> {
     /// A message between nodes (or sent by a node under another node's id): lost,
     /// delivered once or twice, each copy with its own delay.
     fn node_to_node(&mut self, from: Option<usize>, to: usize, msg: Value) {
+        let id = self.stats.messages;
         let record = self.record(&msg);
         let copies = self.opts.run.faults().copies(&mut self.net_rng);
         if copies == 0 {
@@ -103,7 +104,7 @@ impl<A: App> World<A> {
         let (src, dest) = envelope(&msg).unwrap_or_default();
         for _ in 0..copies {
             let at = self.transit(src, dest);
-            let line = self.encode(&msg, record);
+            let line = self.encode(&msg, id);
             self.queue.push(
                 at,
                 Event::ToNode {
@@ -125,9 +126,10 @@ impl<A: App> World<A> {
         env.insert("dest".into(), Value::from(self.ids[to].as_str()));
         env.insert("body".into(), Value::Object(body));
         let msg = Value::Object(env);
+        let id = self.stats.messages;
         let record = self.record(&msg);
         let at = self.transit(src, &self.ids[to].clone());
-        let line = self.encode(&msg, record);
+        let line = self.encode(&msg, id);
         self.queue.push(
             at,
             Event::ToNode {
@@ -188,9 +190,9 @@ impl<A: App> World<A> {
         departs + self.opts.run.latency().draw(&mut self.net_rng)
     }
 
-    /// The line a node reads: the message with the network's id, keys in a drawn order.
-    fn encode(&mut self, msg: &Value, record: Option<usize>) -> Vec<u8> {
-        let id = record.map_or(self.stats.messages, |r| r as u64);
+    /// The line a node reads: the message with the network's `id` (the same whether or not
+    /// the trace kept it), keys in a drawn order.
+    fn encode(&mut self, msg: &Value, id: u64) -> Vec<u8> {
         let mut msg = msg.clone();
         if let Some(m) = msg.as_object_mut() {
             m.insert("id".into(), Value::from(id));
