@@ -18,6 +18,7 @@
 //! Exit status: 0 when every run is valid, 1 when one is not, 2 when the run cannot be made.
 
 use std::io::Write;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
@@ -26,7 +27,6 @@ use clap::{Args, Subcommand};
 
 use crate::app::App;
 use crate::config::Config;
-use crate::harness::check::Valid;
 use crate::harness::flags::RunFlags;
 use crate::harness::store;
 
@@ -125,7 +125,8 @@ fn single<A: App>(
     Ok(outcome.valid().is_true())
 }
 
-/// Seeds `from..from + n`, unstored. Returns whether every one is valid.
+/// Seeds `from..from + n`, unstored. Returns whether every one is valid. A seed whose run
+/// panics (a node's handler, most likely) is listed like an invalid one.
 fn sweep<A: App>(
     node: &Config,
     flags: &A::Flags,
@@ -136,18 +137,10 @@ fn sweep<A: App>(
 ) -> Result<bool, String> {
     let from = args.run.seed.unwrap_or(1);
     let started = Instant::now();
-    let mut simulated = 0;
-    let mut bad: Vec<Outcome> = Vec::new();
-    for seed in from..from.saturating_add(n) {
-        let mut opts = Options::new(args.run.clone(), seed);
-        opts.node = node.clone();
-        opts.max_messages = 0;
-        let outcome = run_one::<A>(flags, opts);
-        simulated += outcome.stats.simulated;
-        if !outcome.valid().is_true() {
-            bad.push(outcome);
-        }
-    }
+    let mut base = Options::new(args.run.clone(), from);
+    base.node = node.clone();
+    base.max_messages = 0;
+    let Sweep { simulated, bad } = sweep_seeds::<A>(flags, &base, from..from.saturating_add(n));
     let wall = started.elapsed();
     let mut text = format!(
         "{}, seeds {from}..={}: {} valid, {} not\n",
@@ -156,17 +149,9 @@ fn sweep<A: App>(
         n - bad.len() as u64,
         bad.len()
     );
-    for o in &bad {
-        let failing: Vec<String> = (o.results.failing().iter())
-            .map(|(name, v)| format!("{name} {}", report::verdict(*v)))
-            .collect();
-        text.push_str(&format!(
-            "seed {}: {} ({})\n  replay: {}\n",
-            o.seed,
-            report::verdict(o.valid()),
-            failing.join(", "),
-            replay_command(argv, o.seed)
-        ));
+    for (seed, why) in &bad {
+        let replay = replay_command(argv, *seed);
+        text.push_str(&format!("seed {seed}: {why}\n  replay: {replay}\n"));
     }
     text.push_str(&format!(
         "time: {:.1} s simulated in {:.3} s wall: {:.0}x real time, {:.1} ms a seed\n",
@@ -176,7 +161,53 @@ fn sweep<A: App>(
         wall.as_secs_f64() * 1000.0 / n as f64
     ));
     out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-    Ok(bad.iter().all(|o| o.valid() == Valid::True))
+    Ok(bad.is_empty())
+}
+
+/// What a sweep of seeds found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// Simulated nanoseconds, over every seed that ran to its end.
+    pub simulated: u64,
+    /// Each seed whose run was not valid, or panicked, with why: `INVALID (workload
+    /// INVALID)`, `PANIC (message)`.
+    pub bad: Vec<(u64, String)>,
+}
+
+/// Runs `base` (its seed replaced) for every seed of `seeds`, one after another. A run that
+/// panics is caught, its message kept, and the sweep goes on (the panic hook still prints
+/// it on stderr: the hook is the process's, and other threads may need it).
+pub fn sweep_seeds<A: App>(flags: &A::Flags, base: &Options, seeds: std::ops::Range<u64>) -> Sweep {
+    let mut sweep = Sweep::default();
+    for seed in seeds {
+        let mut opts = base.clone();
+        opts.seed = seed;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| run_one::<A>(flags, opts))) {
+            Ok(o) => {
+                sweep.simulated += o.stats.simulated;
+                if !o.valid().is_true() {
+                    sweep.bad.push((seed, failing(&o)));
+                }
+            }
+            Err(panic) => (sweep.bad).push((seed, format!("PANIC ({})", panic_message(&*panic)))),
+        }
+    }
+    sweep
+}
+
+/// `INVALID (workload INVALID, protocol UNKNOWN)`: the verdict and the checks that made it.
+fn failing(o: &Outcome) -> String {
+    let checks: Vec<String> = (o.results.failing().iter())
+        .map(|(name, v)| format!("{name} {}", report::verdict(*v)))
+        .collect();
+    format!("{} ({})", report::verdict(o.valid()), checks.join(", "))
+}
+
+/// What a panic said, when it said it with a string.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    (panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 fn title(run: &RunFlags) -> String {

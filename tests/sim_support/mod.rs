@@ -115,3 +115,24 @@ impl App for LateEcho {
         });
     }
 }
+
+/// Echo whose handler panics on a quarter of its requests (by its seeded generator): a bug a
+/// sweep must list, not die of.
+pub struct Panicky;
+
+impl App for Panicky {
+    type Flags = NoFlags;
+
+    fn new(_: &NoFlags) -> Self {
+        Panicky
+    }
+
+    fn routes(routes: &mut Routes<Self>) {
+        routes.on("echo", |_, ctx, req| {
+            assert!(ctx.rng().u32(..4) != 0, "the planted panic");
+            let body: serde_json::Value = req.body()?;
+            ctx.reply(req, &json!({"type": "echo_ok", "echo": body["echo"]}));
+            Ok(())
+        });
+    }
+}
