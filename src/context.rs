@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorCode};
-use crate::labels::{self, MessageTypes};
+use crate::labels::MessageTypes;
 use crate::outbox::Outbox;
 use crate::protocol::{write_message, WriteError};
 use crate::request::{Reply, ReplyTo, Request};
@@ -232,6 +232,11 @@ impl<A> Context<A> {
     /// The message type labels the node counts by.
     pub fn message_types(&self) -> &MessageTypes {
         &self.types
+    }
+
+    /// The label of a received message's `type`.
+    pub(crate) fn classify(&mut self, kind: &str) -> usize {
+        self.types.classify(kind)
     }
 
     /// Bytes written and not yet flushed.
@@ -558,11 +563,7 @@ impl<A> Context<A> {
             Ok(body_at) => {
                 self.next_msg_id += 1;
                 // The body ends before the envelope's `}` and the newline.
-                let written = &buf[body_at..buf.len() - 2];
-                let label = match labels::written_type(written) {
-                    Some(kind) => self.types.index(&kind),
-                    None => self.types.len() - 1,
-                };
+                let label = self.types.classify_written(&buf[body_at..buf.len() - 2]);
                 self.stats.count_sent(label);
                 Ok(msg_id)
             }
