@@ -47,7 +47,14 @@ fn late_reply_after_the_client_timeout_kills_the_node_output_and_names_the_cause
 #[test]
 fn silent_node_is_invalid_by_jepsens_stats_check() {
     let run = echo("silent", &["--time-limit", "1", "--grace", "1"]);
-    assert_invalid(&run, "stats", "[\"echo\"]");
+    assert_invalid(&run, "stats", "echo");
+    let stats = &run.results["checks"]["stats"];
+    assert_eq!(stats["without_ok"], serde_json::json!(["echo"]), "{stats}");
+    assert!(
+        run.stdout.contains(r#"no ok for ["echo"]"#),
+        "{}",
+        run.describe()
+    );
     assert_eq!(run.results["checks"]["nodes"]["valid"], true);
     assert_eq!(run.results["ops"]["echo"]["ok"], 0);
 }
@@ -56,7 +63,12 @@ fn silent_node_is_invalid_by_jepsens_stats_check() {
 fn definite_errors_on_echo_are_wrong_answers() {
     let run = echo("definite", &["--time-limit", "1"]);
     assert_invalid(&run, "workload", "received error 11");
-    assert!(run.results["ops"]["echo"]["failed"].as_u64().unwrap_or(0) > 0);
+    let echo = &run.results["ops"]["echo"];
+    assert!(echo["failed"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(
+        echo["wrong"], echo["failed"],
+        "each definite error is a wrong answer"
+    );
     assert_eq!(
         run.results["replaced_clients"], 0,
         "a definite error keeps the client"
@@ -89,6 +101,9 @@ fn maelstrom_leniencies_are_not_failures() {
             .unwrap_or(0)
             > 0
     );
+    // A source that is another node's id is accepted (and routed as from that node).
+    let run = echo("other-src", &["--time-limit", "1"]);
+    assert_valid(&run, &["echo"]);
     // Extra fields in init_ok and in error bodies are not schema-checked by Maelstrom (an
     // error 11 is still a wrong answer for echo: tested with the rate high enough that
     // every fifth echo is one).
@@ -101,6 +116,17 @@ fn maelstrom_leniencies_are_not_failures() {
     );
     assert_eq!(run.results["checks"]["exceptions"]["valid"], true);
     assert!(run.results["checks"]["exceptions"]["exceptions"].is_null());
+}
+
+#[test]
+fn a_source_the_network_does_not_know_mutes_the_node() {
+    let run = echo("unknown-src", &["--time-limit", "1"]);
+    assert_invalid(&run, "nodes", "src \"n99\", which is neither a node");
+    let failures = run.results["failures"].as_array().expect("failures");
+    assert!(
+        failures.iter().all(|f| f["kind"] == "wrong-source"),
+        "{failures:?}"
+    );
 }
 
 #[test]

@@ -8,7 +8,8 @@
 mod views_support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use mionode::harness::views::{self, render, ViewOptions};
 use resvg::tiny_skia::Pixmap;
@@ -311,6 +312,24 @@ fn rendering_is_deterministic() {
     assert!(first == second, "two renders of the same records differ");
 }
 
+/// A browser that takes longer than this to take one screenshot is stuck: it is killed and
+/// the test fails (a cold start on a loaded 2-core machine takes a few seconds).
+const CHROMIUM_LIMIT: Duration = Duration::from_secs(120);
+
+/// Waits for `child`, killing it past `limit` (its stderr is in `log`).
+fn wait_at_most(mut child: Child, limit: Duration, log: &Path) {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("chromium took more than {limit:?}: {log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The Chromium binary, if one is installed.
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -333,10 +352,11 @@ fn chromium_shows_the_page() {
     views_support::write_run(&dir, 7, false);
     render(&dir, &ViewOptions::default()).unwrap();
     let shot = keep.join("index.png");
-    let profile = tempfile::tempdir().unwrap();
-    let profile = profile.path();
+    let scratch = tempfile::tempdir().unwrap();
+    let profile = scratch.path().join("profile");
+    let log = scratch.path().join("chromium.log");
     let url = format!("file://{}", dir.join(views::INDEX).display());
-    let out = Command::new(&chromium)
+    let child = Command::new(&chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -352,13 +372,14 @@ fn chromium_shows_the_page() {
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
         .args(["--window-size=1280,2000", &url])
-        .output()
+        .stdout(Stdio::null())
+        // A file, not a pipe: a chatty browser must not block on a pipe nobody reads yet.
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
         .unwrap();
-    assert!(
-        shot.is_file(),
-        "no screenshot: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    wait_at_most(child, CHROMIUM_LIMIT, &log);
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(shot.is_file(), "no screenshot: {}", log_text());
     let png = Pixmap::decode_png(&std::fs::read(&shot).unwrap()).unwrap();
     assert_eq!((png.width(), png.height()), (1280, 2000));
     // The page's verdict badge (#c62828) and the plots' blue markers are on screen.

@@ -107,13 +107,13 @@ impl HistoryWriter {
         })
     }
 
-    /// Appends `op`, setting its `index` to its position in the history; returns the index.
-    pub fn push(&mut self, mut op: Op) -> io::Result<u64> {
+    /// Appends `op`, first setting its `index` to its position in the history (also when
+    /// the write fails, so positions stay unique).
+    pub fn push(&mut self, op: &mut Op) -> io::Result<()> {
         op.index = self.next_index;
         self.next_index += 1;
-        serde_json::to_writer(&mut self.out, &op)?;
-        self.out.write_all(b"\n")?;
-        Ok(op.index)
+        serde_json::to_writer(&mut self.out, &*op)?;
+        self.out.write_all(b"\n")
     }
 
     /// How many operations were written.
@@ -218,8 +218,10 @@ mod tests {
             exception: None,
             final_read: false,
         };
-        assert_eq!(history.push(op(5)).unwrap(), 0);
-        assert_eq!(history.push(op(7)).unwrap(), 1);
+        let (mut first, mut second) = (op(5), op(7));
+        history.push(&mut first).unwrap();
+        history.push(&mut second).unwrap();
+        assert_eq!((first.index, second.index, history.len()), (0, 1, 2));
         history.flush().unwrap();
         let text = fs::read(run.join(record::HISTORY)).unwrap();
         let back: Vec<Op> = record::read_jsonl(&text[..]).unwrap();

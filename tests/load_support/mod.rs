@@ -144,6 +144,7 @@ pub fn assert_valid(run: &Run, kinds: &[&str]) {
         }
     }
     assert_eq!(r["ops"]["total"]["failed"], 0, "{}", run.describe());
+    assert_eq!(r["ops"]["total"]["wrong"], 0, "{}", run.describe());
     for kind in kinds {
         let ok = r["ops"][kind]["ok"].as_u64().unwrap_or(0);
         assert!(ok > 0, "no {kind} succeeded\n{}", run.describe());

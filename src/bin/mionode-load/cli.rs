@@ -136,14 +136,14 @@ pub struct Args {
     #[arg(long)]
     pub no_reencode: bool,
 
-    /// Not in Maelstrom (which always writes store/<workload>/<time>/): the run directory for
+    /// Not in Maelstrom (which always writes store/WORKLOAD/TIME/): the run directory for
     /// results.json, the history, the message trace and the node logs. Default:
-    /// store/<workload>/<UTC time>, with store/latest pointing at it.
+    /// store/WORKLOAD/UTC-TIME, with store/latest pointing at it.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
 
     /// Not in Maelstrom: how many messages the Lamport diagram of the run (messages.svg) draws,
-    /// the first ones sent; the rest are in messages.jsonl.
+    /// the first ones sent (messages.jsonl has more).
     #[arg(long, value_name = "N", default_value_t = mionode::harness::views::DEFAULT_MAX_MESSAGES)]
     pub diagram_messages: usize,
 

@@ -1,42 +1,39 @@
 //! `mionode-load`: what Maelstrom gives a node, on a machine without Maelstrom.
 //!
 //! Maelstrom runs N node processes, routes the JSON lines they write through a simulated
-//! network, drives a workload from clients, checks every answer and reports. This program
-//! does the same for mionode's workloads (`echo`, `batch_echo`, `proxy`, `relay`, or a mix),
-//! so that one command on a fresh clone starts a small cluster, drives load and prints a
-//! verdict:
+//! network, drives a workload from clients, checks the history and reports. This program does
+//! the same, with the workloads, checkers, services, partitions and network model of
+//! `mionode::harness` (shared with the simulator), so that one command on a fresh clone starts
+//! a small cluster, drives load and prints a verdict:
 //!
 //! ```text
 //! cargo build --release && target/release/mionode-load
 //! ```
 //!
-//! # What it keeps from Maelstrom (DESIGN.md §2)
+//! # What it keeps from Maelstrom (DESIGN.md §2, docs/load.md)
 //!
-//! - Nodes `n0..n{N-1}` each get `init` from a client (`c0..c{N-1}`, closed once answered)
-//!   and must answer `init_ok` within 10 s. Each node's stderr goes to
-//!   `node-logs/<id>.log` in the run directory.
-//! - Every delivered message gets a top-level integer `id`. Messages between nodes, a node's
-//!   messages to itself included, go through the network with its latency; clients' do not.
-//! - A message to an id that is neither a node nor a live client, a line that is not a valid
-//!   message, or a message with another node's `src`, is a protocol violation: the run fails
-//!   and the node's later output is lost, as when Maelstrom's reader for it dies.
-//! - Clients have one request outstanding and give up after 5 s; replies are schema-checked
-//!   (only the workload's fields plus `type`, `msg_id`, `in_reply_to`); error codes are
-//!   definite or indefinite as in Maelstrom's table. A node that exits before the end
-//!   crashed. Message counts and msgs-per-op are Maelstrom's `:net` stats.
-//!
-//! Beyond Maelstrom, for local testing: `--drop` and `--duplicate` between nodes, a
-//! partition nemesis that never cuts clients, an open loop (`--rate`), and a seed for every
-//! random choice. It simulates none of Maelstrom's services (`lin-kv` and the like): a node
-//! that writes to one fails here.
+//! - Nodes `n0..n{N-1}` start in the temporary directory, each gets `init` from a client
+//!   (`c0..c{N-1}`, closed once answered) and must answer `init_ok` within 10 s; at the end
+//!   they are killed with SIGKILL. Each node's stderr goes to `node-logs/<id>.log`.
+//! - Every delivered message is re-encoded with shuffled keys and gets a top-level integer
+//!   `id`. Messages between nodes and services wait for a latency in whole milliseconds;
+//!   clients' do not; partitions are Jepsen's grudges, at Jepsen's random gaps.
+//! - A line that is not a message, or a message to or from an id that is not a node, a live
+//!   client or a service, kills Maelstrom's reader for the node: the node is muted and the
+//!   `nodes` check names the cause.
+//! - Clients are Jepsen's: one request outstanding, 5 s timeout, a crashed client (timeout,
+//!   indeterminate error) replaced by a new id; requests at `--rate` with random gaps.
+//! - The verdict is a map of named checks (`workload`, `stats`, `availability`,
+//!   `exceptions`, and ours, `nodes`), combined as Jepsen combines them.
 //!
 //! # How it is built
 //!
-//! [`cli`] parses flags; [`store`] makes the run directory; [`driver`] is the event loop that
-//! owns the [`process`]es, the [`network`], the [`clients`] (who send [`workload`] requests)
-//! and the [`nemesis`]; every reply goes through the [`checker`], and counts into [`stats`];
-//! [`report`] writes `results.json` and the summary. The loop is one thread; its module doc
-//! says why. `main` maps the outcome to an exit status: 0 valid, 1 invalid, 2 could not run.
+//! [`cli`] parses flags; `mionode::harness::store` makes the run directory; [`driver`] is the
+//! event loop that owns the [`process`]es, the [`network`], the [`clients`] and the
+//! [`nemesis`], records the history and routes every line ([`wire`]); [`failures`] collects
+//! what the nodes did wrong, [`stats`] counts for the table, and [`report`] runs the checks and
+//! writes `results.json`, [`summary`] the text. The loop is one thread; its module doc says why.
+//! `main` maps the outcome to an exit status: 0 valid, 1 invalid or unknown, 2 could not run.
 //! `mionode-load serve` ([`serve`]) is the other subcommand: the store in a browser.
 
 mod cli;
@@ -51,6 +48,7 @@ mod progress;
 mod report;
 mod serve;
 mod stats;
+mod summary;
 mod wire;
 
 use std::io::{self, Write};

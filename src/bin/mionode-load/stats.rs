@@ -26,6 +26,9 @@ pub struct OpStats {
     /// Of the `fail` and `info` completions, those with no reply within the client's
     /// timeout (or none by the end of the run).
     pub timed_out: u64,
+    /// Completions that are wrong answers by themselves (echo and the RPC chapter's
+    /// workloads; the checker over the history finds the same ones).
+    pub wrong: u64,
     /// Error replies by code.
     pub error_codes: BTreeMap<u32, u64>,
     /// Latency of the `ok` completions, in microseconds.
@@ -38,6 +41,22 @@ impl OpStats {
         self.ok + self.failed + self.indeterminate
     }
 
+    fn ended_one(&mut self, c: &Completion, latency: Duration, timed_out: bool) {
+        match c.kind {
+            OpType::Ok => {
+                self.ok += 1;
+                self.latency_us.record(latency.as_micros() as u64);
+            }
+            OpType::Fail => self.failed += 1,
+            OpType::Info | OpType::Invoke => self.indeterminate += 1,
+        }
+        if timed_out {
+            self.timed_out += 1;
+        } else if let Some(e) = &c.error {
+            *self.error_codes.entry(e.code).or_default() += 1;
+        }
+    }
+
     /// Adds `other` into this one.
     pub fn merge(&mut self, other: &OpStats) {
         self.invoked += other.invoked;
@@ -45,6 +64,7 @@ impl OpStats {
         self.failed += other.failed;
         self.indeterminate += other.indeterminate;
         self.timed_out += other.timed_out;
+        self.wrong += other.wrong;
         for (code, n) in &other.error_codes {
             *self.error_codes.entry(*code).or_default() += n;
         }
@@ -79,19 +99,12 @@ impl Stats {
     /// came.
     pub fn ended(&mut self, f: &'static str, c: &Completion, latency: Duration, timed_out: bool) {
         let s = self.by_f.entry(f).or_default();
-        match c.kind {
-            OpType::Ok => {
-                s.ok += 1;
-                s.latency_us.record(latency.as_micros() as u64);
-            }
-            OpType::Fail => s.failed += 1,
-            OpType::Info | OpType::Invoke => s.indeterminate += 1,
-        }
-        if timed_out {
-            s.timed_out += 1;
-        } else if let Some(e) = &c.error {
-            *s.error_codes.entry(e.code).or_default() += 1;
-        }
+        s.ended_one(c, latency, timed_out);
+    }
+
+    /// Counts a completion of `f` that is a wrong answer.
+    pub fn wrong(&mut self, f: &'static str) {
+        self.by_f.entry(f).or_default().wrong += 1;
     }
 
     /// All kinds together.
@@ -149,5 +162,7 @@ mod tests {
         assert_eq!(t.error_codes.get(&11), Some(&1));
         assert_eq!(t.latency_us.quantile(0.5), Some(1000));
         assert_eq!(s.ended_count(), 4);
+        s.wrong("echo");
+        assert_eq!(s.total().wrong, 1);
     }
 }

@@ -29,11 +29,15 @@ fn y_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo.max(FLOOR_MS) / 1.5, (hi * 1.5).max(lo * 10.0))
 }
 
+/// A tick label of the log axis: at most three significant digits, no float noise
+/// (`0.30000000000000004` is `0.3`), no trailing zeros.
 fn format_ms(ms: &f64) -> String {
-    if *ms >= 1.0 {
-        format!("{ms:.0}")
+    let decimals = (2.0 - ms.abs().log10().floor()).clamp(0.0, 6.0) as usize;
+    let text = format!("{ms:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
-        format!("{ms}")
+        text
     }
 }
 
@@ -167,6 +171,23 @@ mod tests {
         assert_eq!(nearest_rank(&v, 1.0), 100.0);
         assert_eq!(nearest_rank(&[7.0], 0.5), 7.0);
         assert_eq!(nearest_rank(&[1.0, 2.0], 0.0), 1.0);
+    }
+
+    #[test]
+    fn tick_labels_have_no_float_noise() {
+        let labels: Vec<String> = [
+            0.30000000000000004,
+            0.6000000000000001,
+            0.05,
+            1.0,
+            2.5,
+            1000.0,
+        ]
+        .iter()
+        .map(format_ms)
+        .collect();
+        assert_eq!(labels, ["0.3", "0.6", "0.05", "1", "2.5", "1000"]);
+        assert_eq!(format_ms(&0.000_123_4), "0.000123");
     }
 
     #[test]

@@ -198,6 +198,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_badge_says_the_verdict_and_the_summary_says_why() {
+        let run = Run {
+            verdict: crate::harness::views::Verdict::Unknown,
+            summary: Some("op ...\nverdict: UNKNOWN: the search gave up\n".into()),
+            ..Run::default()
+        };
+        let mut html = String::new();
+        verdict(&mut html, &run);
+        assert_eq!(
+            html,
+            "<p><span class=\"verdict unknown\">UNKNOWN</span> UNKNOWN: the search gave up</p>\n"
+        );
+    }
+
+    #[test]
     fn links_are_percent_encoded() {
         assert_eq!(href("node-logs/n0.log"), "node-logs/n0.log");
         assert_eq!(href("node-logs/a b&<.log"), "node-logs/a%20b%26%3C.log");

@@ -6,10 +6,11 @@ use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::{named, Verdict};
 use crate::harness::record::{
-    MessageEvent, Nanos, NemesisPeriod, Op, OpType, HISTORY, MESSAGES, NEMESIS, RESULTS, SUMMARY,
+    MessageEvent, Nanos, NemesisPeriod, OpType, HISTORY, MESSAGES, NEMESIS, RESULTS, SUMMARY,
 };
 
 /// How an operation ended.
@@ -89,28 +90,53 @@ impl Run {
     pub(super) fn load(dir: &Path, max_messages: usize) -> io::Result<Run> {
         let mut run = Run::default();
         let mut pairs = Pairs::default();
-        each_record(&dir.join(HISTORY), |op: Op| {
+        each_record(&dir.join(HISTORY), |op: OpLine| {
             run.end = run.end.max(op.time);
             if let Some(done) = pairs.push(op) {
                 run.completed.push(done);
             }
+            true
         })?;
         run.pending = pairs.open.len();
-        each_record(&dir.join(MESSAGES), |m: MessageEvent| {
+        if max_messages > 0 {
+            each_record(&dir.join(MESSAGES), |m: MessageEvent| {
+                run.messages.push(m);
+                run.messages.len() < max_messages
+            })?;
+        }
+        each_record(&dir.join(MESSAGES), |m: Timing| {
             run.end = run.end.max(m.delivered.unwrap_or(m.sent));
             run.message_count += 1;
-            if run.messages.len() < max_messages {
-                run.messages.push(m);
-            }
+            true
         })?;
         each_record(&dir.join(NEMESIS), |p: NemesisPeriod| {
             run.end = run.end.max(p.end.unwrap_or(p.start));
             run.nemesis.push(p);
+            true
         })?;
         run.summary = read_optional(&dir.join(SUMMARY))?;
         run.verdict = Verdict::read(&dir.join(RESULTS))?;
         Ok(run)
     }
+}
+
+/// What the views read of a line of [`HISTORY`] (an [`Op`]): the value and the error are
+/// skipped without being built, which is most of the cost of reading a long history.
+#[derive(Deserialize)]
+struct OpLine {
+    time: Nanos,
+    #[serde(rename = "type")]
+    kind: OpType,
+    process: String,
+    f: String,
+}
+
+/// What the views read of a line of [`MESSAGES`] beyond those the diagram draws.
+#[derive(Deserialize)]
+struct Timing {
+    sent: Nanos,
+    #[serde(default)]
+    delivered: Option<Nanos>,
 }
 
 /// Pairs each completion with the invocation of the same process before it (a process has
@@ -124,7 +150,7 @@ struct Pairs {
 impl Pairs {
     /// Takes the next operation of the history; a completion gives the completed operation.
     /// A completion with no invocation before it is ignored.
-    fn push(&mut self, op: Op) -> Option<Completed> {
+    fn push(&mut self, op: OpLine) -> Option<Completed> {
         let outcome = match op.kind {
             OpType::Invoke => {
                 self.open.insert(op.process, (op.f, op.time));
@@ -144,10 +170,14 @@ impl Pairs {
     }
 }
 
-/// Calls `each` with every record of the JSON-lines file at `path`, skipping blank lines; a
-/// missing file has none. A line that does not parse is an error naming the file and the
-/// line, except a last line with no newline: a record cut short when the writer stopped.
-fn each_record<T: DeserializeOwned>(path: &Path, mut each: impl FnMut(T)) -> io::Result<()> {
+/// Calls `each` with every record of the JSON-lines file at `path`, skipping blank lines,
+/// until it returns false; a missing file has none. A line that does not parse is an error
+/// naming the file and the line, except a last line with no newline: a record cut short when
+/// the writer stopped.
+fn each_record<T: DeserializeOwned>(
+    path: &Path,
+    mut each: impl FnMut(T) -> bool,
+) -> io::Result<()> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -164,7 +194,11 @@ fn each_record<T: DeserializeOwned>(path: &Path, mut each: impl FnMut(T)) -> io:
             continue;
         }
         match serde_json::from_str(&line) {
-            Ok(item) => each(item),
+            Ok(item) => {
+                if !each(item) {
+                    break;
+                }
+            }
             Err(_) if !line.ends_with('\n') => break,
             Err(e) => {
                 let e = io::Error::new(io::ErrorKind::InvalidData, format!("line {number}: {e}"));
@@ -187,8 +221,8 @@ fn read_optional(path: &Path) -> io::Result<Option<String>> {
 mod tests {
     use super::*;
 
-    /// Through JSON, so that fields the record gains later take their defaults here.
-    fn op(index: u64, time: Nanos, kind: OpType, process: &str, f: &str) -> Op {
+    /// Through JSON, as the history file gives it.
+    fn op(index: u64, time: Nanos, kind: OpType, process: &str, f: &str) -> OpLine {
         let op = serde_json::json!({
             "index": index, "time": time, "type": kind, "process": process, "node": "n0",
             "f": f,

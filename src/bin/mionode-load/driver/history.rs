@@ -45,6 +45,9 @@ impl Driver {
     ) {
         let f = pending.inv.f;
         self.stats.ended(f, done, now - pending.sent_at, timed_out);
+        if self.workload.wrong_answer(&pending.inv, done).is_some() {
+            self.stats.wrong(f);
+        }
         if done.kind == OpType::Info {
             self.clients.crash(k);
         }
@@ -69,12 +72,8 @@ impl Driver {
     }
 
     fn push_op(&mut self, mut op: Op) {
-        match self.history.push(op.clone()) {
-            Ok(index) => op.index = index,
-            Err(e) => {
-                self.history_error.get_or_insert(e.to_string());
-                op.index = self.ops.len() as u64;
-            }
+        if let Err(e) = self.history.push(&mut op) {
+            self.history_error.get_or_insert(e.to_string());
         }
         self.ops.push(op);
     }
