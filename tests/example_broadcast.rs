@@ -23,7 +23,7 @@ fn spec(example: &'static str, seed: u64) -> Spec {
         nemesis_every: Duration::from_millis(500),
         restarts: Vec::new(),
         duration: Duration::from_secs(5),
-        quiesce: Duration::from_secs(3),
+        quiesce: Duration::from_secs(5),
         think: Duration::from_millis(10),
         // n0 - n1 - n2 - n3 - n4
         setup: Some(|ids, _| {

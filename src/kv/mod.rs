@@ -98,6 +98,12 @@ impl Kv {
     pub const LWW: Kv = Kv { service: "lww-kv" };
 
     /// The service's node id, as messages address it.
+    ///
+    /// ```
+    /// use mionode::kv::Kv;
+    /// assert_eq!(Kv::SEQ.service(), "seq-kv");
+    /// assert!(mionode::SERVICES.contains(&Kv::LWW.service()));
+    /// ```
     pub fn service(&self) -> &'static str {
         self.service
     }

@@ -11,6 +11,10 @@
 //!
 //! The services are in [`services`](super::services).
 //!
+//! `mionode-load` plays Maelstrom too (tests/example_load.rs); this one stays for what it
+//! does not do: restarting nodes, losing services' messages, and handing each test the
+//! whole history for checks stricter than Maelstrom's.
+//!
 //! The checks Maelstrom makes on the network are made here too: a line to an unknown `dest`
 //! (a client that has timed out and gone, or no one) is counted in [`History::invalid`].
 
