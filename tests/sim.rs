@@ -322,7 +322,11 @@ fn a_sweep_lists_a_seed_whose_node_panics_and_goes_on() {
     let base = Options::new(flags("--workload echo --node-count 2 --time-limit 2"), 1);
     let sweep =
         mionode::sim::cli::sweep_seeds::<sim_support::Panicky>(&mionode::NoFlags {}, &base, 1..6);
-    assert!(sweep.bad.len() > 1, "one panic ended the sweep: {:?}", sweep.bad);
+    assert!(
+        sweep.bad.len() > 1,
+        "one panic ended the sweep: {:?}",
+        sweep.bad
+    );
     for (seed, why) in &sweep.bad {
         assert!(
             why.contains("PANIC (the planted panic)"),
