@@ -15,6 +15,9 @@
 //! - [`event_loop`]: the one place that touches file descriptors; [`run()`] wraps it.
 //! - [`metrics`]: runtime counters copied into the `metrics` registry, served as Prometheus
 //!   text.
+//! - [`harness`]: Maelstrom's side of a test (workloads, clients, services, network,
+//!   nemesis, checkers, store, views), shared by `mionode-load` and the simulator.
+//! - [`sim`]: the deterministic simulator behind every node binary's `simulate`.
 #![deny(missing_docs)]
 
 pub mod app;
@@ -33,6 +36,7 @@ pub mod request;
 pub mod rpc;
 pub mod rto;
 pub mod run;
+pub mod sim;
 pub mod stats;
 pub mod stdio;
 pub mod testing;

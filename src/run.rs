@@ -18,6 +18,7 @@ use crate::event_loop::{self, Exit, Service};
 use crate::metrics::http::HttpConfig;
 use crate::metrics::{MetricsOptions, MetricsService};
 use crate::node::Node;
+use crate::sim::cli::Command;
 
 /// Where metrics are served when only `--metrics-sd-dir` is given.
 const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:0";
@@ -95,6 +96,10 @@ pub struct Cli<F: Args> {
     /// The app's flags.
     #[command(flatten)]
     pub app: F,
+    /// `simulate`: the whole cluster in one process on a virtual clock (see
+    /// [`crate::sim::cli`]); none for a real run.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 /// The first address `addr` (`HOST:PORT`, HOST a name or an IP) resolves to.
@@ -145,6 +150,9 @@ pub fn run<A: App>() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if let Some(Command::Simulate(args)) = &cli.command {
+        return simulate::<A>(&cli, args);
+    }
     init_logging(cli.runtime.log_level);
     install_panic_hook();
     match serve::<A>(&cli) {
@@ -157,6 +165,35 @@ pub fn run<A: App>() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The `simulate` subcommand: node flags that make no sense in a simulation are refused.
+fn simulate<A: App>(cli: &Cli<A::Flags>, args: &crate::sim::cli::SimulateArgs) -> ExitCode {
+    let rt = &cli.runtime;
+    let refused = [
+        (
+            rt.seed.is_some(),
+            "--seed (give the run's --seed after `simulate`)",
+        ),
+        (
+            rt.metrics_addr.is_some(),
+            "--metrics-addr (simulated nodes serve no metrics)",
+        ),
+        (
+            rt.metrics_sd_dir.is_some(),
+            "--metrics-sd-dir (simulated nodes serve no metrics)",
+        ),
+    ];
+    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+        use std::io::Write;
+        let _ = writeln!(
+            io::stderr(),
+            "error: a node flag simulate does not take: {flag}"
+        );
+        return ExitCode::from(2);
+    }
+    let argv: Vec<String> = std::env::args().collect();
+    crate::sim::cli::main::<A>(&rt.config(), rt.log_level, &cli.app, args, &argv)
 }
 
 fn serve<A: App>(cli: &Cli<A::Flags>) -> io::Result<Exit> {

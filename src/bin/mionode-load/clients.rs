@@ -85,9 +85,9 @@ pub struct Clients {
     idle: Vec<usize>,
     next_start: Option<Instant>,
     rng: fastrand::Rng,
-    /// (deadline, slot, msg_id) in send order; entries whose request has ended are skipped
-    /// when they reach the front, and swept when they outnumber the live ones.
-    deadlines: VecDeque<(Instant, usize, u64)>,
+    /// (deadline, slot, client number, msg_id) in send order; entries whose request has ended
+    /// are skipped when they reach the front, and swept when they outnumber the live ones.
+    deadlines: VecDeque<(Instant, usize, usize, u64)>,
     busy: usize,
     replaced: usize,
     /// The clients are stopping: each closes once its slot is idle (a Jepsen worker exits
@@ -283,7 +283,8 @@ impl Clients {
         });
         self.busy += 1;
         self.idle.retain(|&i| i != k);
-        self.deadlines.push_back((deadline, k, msg_id));
+        let number = self.slots[k].number;
+        self.deadlines.push_back((deadline, k, number, msg_id));
     }
 
     /// A slot bound to `node` with no request outstanding, opening a new one if none is.
@@ -360,8 +361,8 @@ impl Clients {
 
     /// Takes the next request whose client gave up on it by `now`.
     pub fn expire(&mut self, now: Instant) -> Option<(usize, Pending)> {
-        while let Some(&(deadline, k, msg_id)) = self.deadlines.front() {
-            if self.slots[k].pending.as_ref().map(|p| p.msg_id) != Some(msg_id) {
+        while let Some(&(deadline, k, number, msg_id)) = self.deadlines.front() {
+            if !self.waits(k, number, msg_id) {
                 self.deadlines.pop_front();
                 continue;
             }
@@ -376,7 +377,7 @@ impl Clients {
 
     /// When the oldest outstanding request times out.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.front().map(|&(d, _, _)| d)
+        self.deadlines.front().map(|&(d, ..)| d)
     }
 
     /// Requests outstanding.
@@ -404,11 +405,19 @@ impl Clients {
             self.idle.push(k);
         }
         if self.deadlines.len() > 2 * self.busy + 1024 {
-            let slots = &self.slots;
-            self.deadlines
-                .retain(|&(_, k, id)| slots[k].pending.as_ref().map(|p| p.msg_id) == Some(id));
+            let mut deadlines = std::mem::take(&mut self.deadlines);
+            deadlines.retain(|&(_, k, number, id)| self.waits(k, number, id));
+            self.deadlines = deadlines;
         }
         Some(pending)
+    }
+
+    /// Whether slot `k` still holds client `number` waiting for `msg_id`: a replacement
+    /// counts its msg_ids from 1 again and must not inherit its predecessor's deadlines
+    /// (found by `simulate`, whose harness::clients had the same bug).
+    fn waits(&self, k: usize, number: usize, msg_id: u64) -> bool {
+        let slot = &self.slots[k];
+        slot.number == number && slot.pending.as_ref().is_some_and(|p| p.msg_id == msg_id)
     }
 }
 
@@ -517,6 +526,30 @@ mod tests {
             text.contains(r#""msg_id":1"#),
             "a new client counts from 1: {text}"
         );
+    }
+
+    /// Found by `simulate` in harness::clients, which had the same shape: a replacement
+    /// counts msg_ids from 1 again and used to inherit its predecessor's stale deadline.
+    #[test]
+    fn a_replacement_does_not_inherit_its_predecessors_deadlines() {
+        let (mut w, ids, mut net) = setup();
+        let mut c = Clients::new(2, 2, 1, Schedule::Closed, 1);
+        let now = Instant::now();
+        c.send(0, (now, 0), &mut w, &ids, &mut net, &mut Vec::new());
+        assert!(c.answer(0, Some(1)).is_some(), "msg_id 1 answered at once");
+        let later = now + Duration::from_millis(10);
+        c.send(0, (later, 0), &mut w, &ids, &mut net, &mut Vec::new());
+        let (k, _) = c
+            .expire(later + CLIENT_TIMEOUT)
+            .expect("msg_id 2 times out");
+        c.crash(k);
+        let again = now + Duration::from_secs(1);
+        c.send(0, (again, 0), &mut w, &ids, &mut net, &mut Vec::new());
+        assert!(
+            c.expire(now + CLIENT_TIMEOUT).is_none(),
+            "the old client's msg_id 1 deadline is not the new one's"
+        );
+        assert!(c.expire(again + CLIENT_TIMEOUT).is_some());
     }
 
     #[test]
