@@ -342,9 +342,14 @@ fn a_hundred_thousand_fire_forgets_are_reaped_and_memory_is_not_leaked() {
         }
         rss.push(vm_rss_kib(net.pid("n1")));
     }
+    // A leak of the round's 100,000 entries would be over 10 MiB a round. What may legitimately
+    // differ between rounds is the output buffer: the outbox keeps up to 8 MiB of capacity
+    // between turns, and how much of it a round touches depends on how fast this test reads,
+    // which a loaded machine decides (seen: 11.5 MiB twice, then 18.7 MiB).
+    const OUTBOX_IDLE_CAPACITY_KIB: u64 = 8 << 10;
     let (warm, last) = (rss[1], rss[2]);
     assert!(
-        last <= warm + warm / 10 + 1024,
+        last <= warm + warm / 10 + OUTBOX_IDLE_CAPACITY_KIB + 1024,
         "resident memory grew from {warm} KiB to {last} KiB (KiB per round: {rss:?})"
     );
 }
