@@ -30,6 +30,7 @@ pub mod outbox;
 pub mod protocol;
 pub mod request;
 pub mod rpc;
+pub mod rto;
 pub mod run;
 pub mod stats;
 pub mod stdio;

@@ -14,8 +14,8 @@
 //! original flags restored when the stream is dropped.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 
 use memchr::memchr;
@@ -36,23 +36,29 @@ pub enum Readiness {
 pub struct StdStream {
     file: File,
     readiness: Readiness,
-    /// Flags of the shared description to put back on drop, when we changed them.
-    restore: Option<(RawFd, libc::c_int)>,
+    /// Flags of the shared description (which `file`, a duplicate, also refers to) to put
+    /// back on drop, when we changed them.
+    restore: Option<libc::c_int>,
 }
 
 impl StdStream {
     /// Prepares stdin (fd 0) for reading and registers it for `READABLE`.
     pub fn stdin(registry: &Registry, token: Token) -> io::Result<StdStream> {
-        StdStream::open(0, registry, token, Interest::READABLE)
+        StdStream::open(io::stdin().as_fd(), registry, token, Interest::READABLE)
     }
 
     /// Prepares stdout (fd 1) for writing and registers it for `WRITABLE`.
     pub fn stdout(registry: &Registry, token: Token) -> io::Result<StdStream> {
-        StdStream::open(1, registry, token, Interest::WRITABLE)
+        StdStream::open(io::stdout().as_fd(), registry, token, Interest::WRITABLE)
     }
 
-    fn open(fd: RawFd, registry: &Registry, token: Token, interest: Interest) -> io::Result<Self> {
-        let mut stream = if is_terminal(fd) {
+    fn open(
+        fd: BorrowedFd<'_>,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<Self> {
+        let mut stream = if fd.is_terminal() {
             StdStream::reopen(fd, interest)?
         } else {
             StdStream::borrow_nonblocking(fd)?
@@ -71,12 +77,12 @@ impl StdStream {
     }
 
     /// Opens a fresh description of a terminal, non-blocking, leaving the shared one alone.
-    fn reopen(fd: RawFd, interest: Interest) -> io::Result<Self> {
+    fn reopen(fd: BorrowedFd<'_>, interest: Interest) -> io::Result<Self> {
         let file = OpenOptions::new()
             .read(interest.is_readable())
             .write(interest.is_writable())
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(format!("/proc/self/fd/{fd}"))?;
+            .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
         Ok(StdStream {
             file,
             readiness: Readiness::Polled,
@@ -85,34 +91,23 @@ impl StdStream {
     }
 
     /// Duplicates `fd` and sets `O_NONBLOCK` on the shared description, to restore on drop.
-    fn borrow_nonblocking(fd: RawFd) -> io::Result<Self> {
-        // SAFETY: fcntl on a descriptor number has no memory effects; errors are checked.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-        if flags < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: as above.
-        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-        if dup < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `dup` is a fresh descriptor that nothing else owns.
-        let file = File::from(unsafe { OwnedFd::from_raw_fd(dup) });
-        // SAFETY: as above.
-        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+    fn borrow_nonblocking(fd: BorrowedFd<'_>) -> io::Result<Self> {
+        // The duplicate (close-on-exec, numbered 3 or above) shares the description, so its
+        // flags are the shared ones.
+        let file = File::from(fd.try_clone_to_owned()?);
+        let flags = status_flags(&file)?;
+        set_status_flags(&file, flags | libc::O_NONBLOCK)?;
         Ok(StdStream {
             file,
             readiness: Readiness::Polled,
-            restore: Some((fd, flags)),
+            restore: Some(flags),
         })
     }
 
     fn restore_flags(&mut self) {
-        if let Some((fd, flags)) = self.restore.take() {
-            // SAFETY: fcntl on a descriptor number; failure leaves nothing to undo.
-            unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+        if let Some(flags) = self.restore.take() {
+            // Failure leaves nothing to undo.
+            let _ = set_status_flags(&self.file, flags);
         }
     }
 
@@ -152,9 +147,23 @@ impl Drop for StdStream {
     }
 }
 
-fn is_terminal(fd: RawFd) -> bool {
-    // SAFETY: isatty only inspects the descriptor.
-    unsafe { libc::isatty(fd) == 1 }
+/// The file status flags (`O_NONBLOCK` and the like) of `fd`'s open file description.
+fn status_flags(fd: &impl AsRawFd) -> io::Result<libc::c_int> {
+    // SAFETY: F_GETFL on an open descriptor (borrowed for the call) touches no memory.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(flags)
+}
+
+/// Sets the file status flags of `fd`'s open file description.
+fn set_status_flags(fd: &impl AsRawFd, flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: F_SETFL on an open descriptor (borrowed for the call) touches no memory.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Bytes requested from stdin per read.

@@ -263,7 +263,7 @@ const HAND_SEEDS: &[(&str, &str)] = &[
 fn fuzz_seeds() -> Vec<(String, Vec<u8>)> {
     let echo = r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":2,"echo":"after"}}"#;
     let mut seeds = Vec::new();
-    let vectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
+    let vectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vectors");
     for entry in std::fs::read_dir(vectors).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap();

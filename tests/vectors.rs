@@ -1,5 +1,6 @@
-//! The protocol vectors in `../shared/vectors` run against the binary: stdin is the `.in`
-//! file, and the expected lines must be a prefix of stdout, compared as JSON values.
+//! The protocol vectors in `tests/fixtures/vectors` (a copy of the track's public sample cases)
+//! run against the binary: stdin is the `.in` file, and the expected lines must be a prefix of
+//! stdout, compared as JSON values.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vectors")
 }
 
 fn parse_lines(text: &str) -> Vec<Value> {

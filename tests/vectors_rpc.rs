@@ -1,4 +1,4 @@
-//! The shared protocol vectors of the RPC family (`../shared/vectors`: the proxy, relay,
+//! The protocol vectors of the RPC family (`tests/fixtures/vectors`: the proxy, relay,
 //! reaper and backoff cases of 1-2-1, 1-2-2, 1-2-4 and 1-2-5; their echo-only siblings are in
 //! `vectors.rs`), judged by the rules of their README: the node reads `NAME.in.jsonl` and sees
 //! end of input; its first output lines must equal `NAME.expected.jsonl` line by line as JSON
@@ -15,7 +15,7 @@ use serde_json::Value;
 const RUN_LIMIT: Duration = Duration::from_secs(5);
 
 fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vectors")
 }
 
 fn json_lines(text: &str) -> Vec<Value> {

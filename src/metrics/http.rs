@@ -1,4 +1,6 @@
-//! A tiny HTTP/1.1 responder for `GET /metrics`, driven by the node's poll loop.
+//! A tiny HTTP/1.1 responder for `GET /metrics`, driven by the node's poll loop: the
+//! connections, their limits and deadlines. Parsing and routing a request, and building the
+//! response, are in `http/request.rs`.
 //!
 //! # What it guarantees
 //!
@@ -18,9 +20,9 @@
 //! # What it does not do
 //!
 //! One request per connection: every response says `Connection: close`. No keep-alive, no
-//! chunked bodies, no request bodies, no TLS. `GET` or `HEAD` on `/metrics` (a query string is
-//! ignored) renders; another path is 404, another method 405, a request line that does not
-//! parse 400, a version other than HTTP/1.0 or 1.1 505, a request too large 431.
+//! chunked bodies, no request bodies, no TLS. What a request may ask for, and the status of
+//! everything else, is [`parse_request`]'s business (in `http/request.rs`, with `httparse`); a
+//! request over [`HttpConfig::max_request_bytes`] is answered 431 here.
 //!
 //! # Closing without losing the response
 //!
@@ -36,6 +38,10 @@
 //! tests drive deadlines without sleeping. [`HttpServer::next_deadline`] tells the loop when
 //! [`HttpServer::expire`] next has work.
 
+mod request;
+#[cfg(test)]
+mod tests;
+
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
@@ -43,6 +49,11 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use slab::Slab;
+
+use request::answer;
+pub use request::{
+    parse_request, response, Parse, Route, Status, CONTENT_TYPE_METRICS, MAX_HEADERS, METRICS_PATH,
+};
 
 /// Default [`HttpConfig::max_request_bytes`]: 8 KiB, plenty for a scraper's request line and
 /// headers.
@@ -64,12 +75,6 @@ const READ_CHUNK: usize = 4096;
 /// Reads of discarded input per event while lingering, so a client that keeps sending cannot
 /// hold the loop; what is left unread brings another event or waits for the deadline.
 const DISCARD_READS_PER_EVENT: usize = 16;
-
-/// The `Content-Type` of the Prometheus text exposition format.
-pub const CONTENT_TYPE_METRICS: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// The one path served.
-pub const METRICS_PATH: &str = "/metrics";
 
 /// Limits of the responder. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -94,154 +99,6 @@ impl Default for HttpConfig {
             linger: DEFAULT_LINGER,
         }
     }
-}
-
-/// What a request asks for, once parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// `GET /metrics`: render and send.
-    Metrics,
-    /// `HEAD /metrics`: render, send the headers only.
-    MetricsHead,
-    /// Anything else, answered with this status and no rendering.
-    Status(Status),
-}
-
-/// The statuses the responder sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// 200
-    Ok,
-    /// 400: the request line does not parse.
-    BadRequest,
-    /// 404: a path other than `/metrics`.
-    NotFound,
-    /// 405: a method other than GET or HEAD.
-    MethodNotAllowed,
-    /// 431: no end of headers within the size limit.
-    TooLarge,
-    /// 505: not HTTP/1.0 or HTTP/1.1.
-    VersionNotSupported,
-}
-
-impl Status {
-    /// The status code and reason phrase.
-    pub fn line(self) -> (u16, &'static str) {
-        match self {
-            Status::Ok => (200, "OK"),
-            Status::BadRequest => (400, "Bad Request"),
-            Status::NotFound => (404, "Not Found"),
-            Status::MethodNotAllowed => (405, "Method Not Allowed"),
-            Status::TooLarge => (431, "Request Header Fields Too Large"),
-            Status::VersionNotSupported => (505, "HTTP Version Not Supported"),
-        }
-    }
-}
-
-/// Outcome of looking at the bytes of a request received so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Parse {
-    /// The end of the headers has not arrived yet.
-    Incomplete,
-    /// A whole request, routed.
-    Done(Route),
-}
-
-/// Parses what has arrived of a request. Only the request line matters; headers are skipped.
-///
-/// `scanned` is how many leading bytes an earlier call already searched for the end of the
-/// headers, so a request trickling in byte by byte costs linear, not quadratic, time.
-///
-/// ```
-/// use mionode::metrics::http::{parse_request, Parse, Route, Status};
-///
-/// assert_eq!(parse_request(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 0), Parse::Done(Route::Metrics));
-/// assert_eq!(parse_request(b"GET /metrics HTTP/1.1\r\nHost:", 0), Parse::Incomplete);
-/// assert_eq!(parse_request(b"GET / HTTP/1.1\r\n\r\n", 0), Parse::Done(Route::Status(Status::NotFound)));
-/// ```
-pub fn parse_request(buf: &[u8], scanned: usize) -> Parse {
-    // The end may straddle the old and new bytes: back up by the length of the terminator.
-    let from = scanned.saturating_sub(3);
-    let Some(end) = find_end_of_headers(&buf[from..]) else {
-        return Parse::Incomplete;
-    };
-    let head = &buf[..from + end];
-    let line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
-    let line = head[..line_end]
-        .strip_suffix(b"\r")
-        .unwrap_or(&head[..line_end]);
-    Parse::Done(route(line))
-}
-
-/// Offset of the blank line that ends the headers (`\r\n\r\n`, or a bare `\n\n`).
-fn find_end_of_headers(buf: &[u8]) -> Option<usize> {
-    let crlf = memchr::memmem::find(buf, b"\r\n\r\n");
-    let lf = memchr::memmem::find(buf, b"\n\n");
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn route(request_line: &[u8]) -> Route {
-    let Ok(line) = std::str::from_utf8(request_line) else {
-        return Route::Status(Status::BadRequest);
-    };
-    let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Route::Status(Status::BadRequest);
-    };
-    if method.is_empty() || !target.starts_with('/') || !version.starts_with("HTTP/") {
-        return Route::Status(Status::BadRequest);
-    }
-    if version != "HTTP/1.1" && version != "HTTP/1.0" {
-        return Route::Status(Status::VersionNotSupported);
-    }
-    let path = target.split_once('?').map_or(target, |(path, _)| path);
-    match (method, path == METRICS_PATH) {
-        (_, false) => Route::Status(Status::NotFound),
-        ("GET", true) => Route::Metrics,
-        ("HEAD", true) => Route::MetricsHead,
-        (_, true) => Route::Status(Status::MethodNotAllowed),
-    }
-}
-
-/// Builds a whole response; with `head_only` (a HEAD request) the body's length is told and
-/// the body left out.
-pub fn response(status: Status, content_type: &str, body: &[u8], head_only: bool) -> Vec<u8> {
-    let (code, reason) = status.line();
-    let mut out = Vec::with_capacity(160 + if head_only { 0 } else { body.len() });
-    // Writing to a Vec cannot fail.
-    let _ = write!(
-        out,
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if status == Status::MethodNotAllowed {
-        out.extend_from_slice(b"Allow: GET, HEAD\r\n");
-    }
-    out.extend_from_slice(b"Connection: close\r\n\r\n");
-    if !head_only {
-        out.extend_from_slice(body);
-    }
-    out
-}
-
-/// The whole response to `route`; only a request for the metrics renders them.
-fn answer(route: Route, render: &mut dyn FnMut() -> Vec<u8>) -> Vec<u8> {
-    match route {
-        Route::Metrics => response(Status::Ok, CONTENT_TYPE_METRICS, &render(), false),
-        Route::MetricsHead => response(Status::Ok, CONTENT_TYPE_METRICS, &render(), true),
-        Route::Status(status) => status_response(status),
-    }
-}
-
-fn status_response(status: Status) -> Vec<u8> {
-    let (code, reason) = status.line();
-    let body = format!("{code} {reason}\n");
-    response(status, "text/plain; charset=utf-8", body.as_bytes(), false)
 }
 
 /// Where a connection is in its one exchange.
@@ -560,293 +417,4 @@ fn discard_input(stream: &mut TcpStream) -> Step {
         }
     }
     Step::Wait
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::TcpStream as StdStream;
-
-    use mio::{Events, Poll};
-
-    const LISTENER: Token = Token(10);
-
-    /// A server on a loopback port with its own poll; `body` is what a render returns.
-    struct Harness {
-        poll: Poll,
-        events: Events,
-        server: HttpServer,
-        now: Instant,
-        body: Vec<u8>,
-        renders: usize,
-    }
-
-    impl Harness {
-        fn new(config: HttpConfig) -> Self {
-            let poll = Poll::new().unwrap();
-            let mut server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), config).unwrap();
-            let taken = server.register(poll.registry(), LISTENER).unwrap();
-            assert_eq!(taken, 1 + server.config.max_connections);
-            Harness {
-                poll,
-                events: Events::with_capacity(64),
-                server,
-                now: Instant::now(),
-                body: b"metric_total 1\n".to_vec(),
-                renders: 0,
-            }
-        }
-
-        fn connect(&self) -> StdStream {
-            let stream = StdStream::connect(self.server.local_addr().unwrap()).unwrap();
-            stream
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            stream
-        }
-
-        /// Handles events until none comes for 20 ms.
-        fn pump(&mut self) {
-            for _ in 0..1000 {
-                self.poll
-                    .poll(&mut self.events, Some(Duration::from_millis(20)))
-                    .unwrap();
-                if self.events.is_empty() {
-                    return;
-                }
-                let tokens: Vec<Token> = self.events.iter().map(|e| e.token()).collect();
-                for token in tokens {
-                    let (body, renders) = (&self.body, &mut self.renders);
-                    let mut render = || {
-                        *renders += 1;
-                        body.clone()
-                    };
-                    self.server
-                        .ready(self.poll.registry(), token, self.now, &mut render);
-                }
-            }
-            panic!("events kept coming");
-        }
-
-        fn expire(&mut self, after: Duration) {
-            self.server.expire(self.poll.registry(), self.now + after);
-        }
-
-        /// Sends `request` on a new connection and returns the whole response.
-        fn exchange(&mut self, request: &[u8]) -> String {
-            let mut client = self.connect();
-            client.write_all(request).unwrap();
-            self.pump();
-            read_to_close(&mut client)
-        }
-    }
-
-    fn read_to_close(client: &mut StdStream) -> String {
-        let mut response = Vec::new();
-        client.read_to_end(&mut response).unwrap();
-        String::from_utf8(response).unwrap()
-    }
-
-    fn status_of(response: &str) -> &str {
-        response.lines().next().unwrap_or("")
-    }
-
-    #[test]
-    fn get_metrics_returns_the_rendered_text() {
-        let mut h = Harness::new(HttpConfig::default());
-        let response = h.exchange(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n");
-        assert_eq!(
-            response,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
-             Content-Length: 15\r\nConnection: close\r\n\r\nmetric_total 1\n"
-        );
-        assert_eq!(h.renders, 1);
-        assert_eq!(h.server.stats().responses, 1);
-        assert_eq!(
-            h.server.connections(),
-            1,
-            "lingering until the client closes"
-        );
-        h.pump();
-        assert_eq!(h.server.connections(), 0, "closed once the client closed");
-    }
-
-    #[test]
-    fn head_tells_the_length_without_the_body() {
-        let mut h = Harness::new(HttpConfig::default());
-        let response = h.exchange(b"HEAD /metrics?x=1 HTTP/1.0\r\n\r\n");
-        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
-        assert!(response.contains("Content-Length: 15\r\n"), "{response}");
-        assert!(response.ends_with("\r\n\r\n"), "{response}");
-    }
-
-    #[test]
-    fn anything_but_get_metrics_is_refused_without_rendering() {
-        let mut h = Harness::new(HttpConfig::default());
-        let cases: [(&[u8], &str); 7] = [
-            (b"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found"),
-            (b"GET /metricsx HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found"),
-            (
-                b"POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
-                "HTTP/1.1 405 Method Not Allowed",
-            ),
-            (
-                b"GET /metrics HTTP/2.0\r\n\r\n",
-                "HTTP/1.1 505 HTTP Version Not Supported",
-            ),
-            (b"GET /metrics\r\n\r\n", "HTTP/1.1 400 Bad Request"),
-            (
-                b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n",
-                "HTTP/1.1 400 Bad Request",
-            ),
-            (
-                b"GET  /metrics HTTP/1.1\r\n\r\n",
-                "HTTP/1.1 400 Bad Request",
-            ),
-        ];
-        for (request, status) in cases {
-            let response = h.exchange(request);
-            assert_eq!(
-                status_of(&response),
-                status,
-                "{:?}",
-                String::from_utf8_lossy(request)
-            );
-        }
-        assert!(h
-            .exchange(b"PUT /metrics HTTP/1.1\r\n\r\n")
-            .contains("Allow: GET, HEAD\r\n"));
-        assert_eq!(h.renders, 0);
-    }
-
-    #[test]
-    fn a_request_trickling_in_byte_by_byte_is_served() {
-        let mut h = Harness::new(HttpConfig::default());
-        let mut client = h.connect();
-        client.set_nodelay(true).unwrap();
-        for byte in b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" {
-            client.write_all(&[*byte]).unwrap();
-            h.pump();
-        }
-        assert_eq!(status_of(&read_to_close(&mut client)), "HTTP/1.1 200 OK");
-    }
-
-    #[test]
-    fn an_oversized_request_gets_431_and_the_response_survives_the_unread_rest() {
-        let config = HttpConfig {
-            max_request_bytes: 1024,
-            ..HttpConfig::default()
-        };
-        let mut h = Harness::new(config);
-        let mut client = h.connect();
-        let mut request = b"GET /metrics HTTP/1.1\r\n".to_vec();
-        request.extend(std::iter::repeat_n(b'x', 64 * 1024));
-        client.write_all(&request).unwrap();
-        h.pump();
-        // Everything past the limit was read and discarded while lingering, not reset.
-        let response = read_to_close(&mut client);
-        assert_eq!(
-            status_of(&response),
-            "HTTP/1.1 431 Request Header Fields Too Large"
-        );
-        assert_eq!(h.renders, 0);
-    }
-
-    #[test]
-    fn a_client_that_never_speaks_is_closed_at_its_deadline_and_stalls_nobody() {
-        let mut h = Harness::new(HttpConfig::default());
-        let mut silent = h.connect();
-        h.pump();
-        assert_eq!(h.server.connections(), 1);
-        assert_eq!(
-            h.server.next_deadline(),
-            Some(h.now + DEFAULT_REQUEST_TIMEOUT)
-        );
-        // Others are served meanwhile.
-        let response = h.exchange(b"GET /metrics HTTP/1.1\r\n\r\n");
-        assert_eq!(status_of(&response), "HTTP/1.1 200 OK");
-        h.expire(DEFAULT_REQUEST_TIMEOUT - Duration::from_millis(1));
-        assert_eq!(h.server.connections(), 1, "not before its deadline");
-        h.expire(DEFAULT_REQUEST_TIMEOUT);
-        assert_eq!(h.server.connections(), 0);
-        assert_eq!(h.server.stats().timed_out, 1);
-        assert_eq!(h.server.next_deadline(), None);
-        assert_eq!(read_to_close(&mut silent), "", "closed without a word");
-    }
-
-    #[test]
-    fn connections_past_the_cap_are_closed_at_once() {
-        let config = HttpConfig {
-            max_connections: 2,
-            ..HttpConfig::default()
-        };
-        let mut h = Harness::new(config);
-        let _a = h.connect();
-        let _b = h.connect();
-        let mut c = h.connect();
-        h.pump();
-        assert_eq!(h.server.connections(), 2);
-        assert_eq!(h.server.stats().refused, 1);
-        let mut rest = Vec::new();
-        assert!(matches!(c.read_to_end(&mut rest), Ok(0) | Err(_)));
-        // A slot freed is a slot reused.
-        h.expire(DEFAULT_REQUEST_TIMEOUT);
-        let response = h.exchange(b"GET /metrics HTTP/1.1\r\n\r\n");
-        assert_eq!(status_of(&response), "HTTP/1.1 200 OK");
-    }
-
-    #[test]
-    fn a_large_response_is_written_across_many_events() {
-        let mut h = Harness::new(HttpConfig::default());
-        h.body = (0..8 << 20).map(|i| b'a' + (i % 26) as u8).collect();
-        let mut client = h.connect();
-        client.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
-        client.set_nonblocking(true).unwrap();
-        let mut response = Vec::new();
-        let mut chunk = vec![0u8; 64 << 10];
-        'exchange: loop {
-            h.pump();
-            loop {
-                match client.read(&mut chunk) {
-                    Ok(0) => break 'exchange,
-                    Ok(n) => response.extend_from_slice(&chunk[..n]),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) => panic!("{e}"),
-                }
-            }
-        }
-        let split = memchr::memmem::find(&response, b"\r\n\r\n").unwrap() + 4;
-        assert_eq!(&response[split..], &h.body[..]);
-        assert_eq!(h.renders, 1);
-    }
-
-    #[test]
-    fn a_reader_that_stops_reading_is_closed_when_writing_stalls() {
-        let mut h = Harness::new(HttpConfig::default());
-        h.body = vec![b'x'; 32 << 20];
-        let mut client = h.connect();
-        client.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
-        h.pump();
-        assert_eq!(h.server.connections(), 1, "still writing");
-        h.expire(DEFAULT_REQUEST_TIMEOUT);
-        assert_eq!(h.server.connections(), 0);
-        assert_eq!(h.server.stats().timed_out, 1);
-    }
-
-    #[test]
-    fn end_of_headers_is_found_across_reads() {
-        let request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-        for split in 1..request.len() {
-            assert_eq!(parse_request(&request[..split], 0), Parse::Incomplete);
-            assert_eq!(
-                parse_request(request, split),
-                Parse::Done(Route::Metrics),
-                "split at {split}"
-            );
-        }
-        assert_eq!(
-            parse_request(b"GET /metrics HTTP/1.0\n\n", 0),
-            Parse::Done(Route::Metrics)
-        );
-    }
 }

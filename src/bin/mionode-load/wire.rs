@@ -30,15 +30,17 @@ pub struct Envelope<'a> {
     pub body: &'a RawValue,
 }
 
-/// The fields of a body that Maelstrom requires or types, read only to be validated; other
-/// fields are skipped (their JSON is still validated).
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)]
+/// The fields of a body that Maelstrom requires or types; other fields are skipped (their JSON
+/// is still validated). Only deserializing it matters, for its type checks: nothing reads the
+/// values, hence the fields' leading underscores.
+#[derive(Deserialize)]
 struct BodyHead<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    msg_id: Option<i64>,
-    in_reply_to: Option<i64>,
+    _kind: Cow<'a, str>,
+    #[serde(rename = "msg_id")]
+    _msg_id: Option<i64>,
+    #[serde(rename = "in_reply_to")]
+    _in_reply_to: Option<i64>,
 }
 
 /// Parses one line a node wrote (without its newline) into its envelope, or says in one
