@@ -20,12 +20,15 @@
 pub mod app;
 pub mod config;
 pub mod context;
+pub mod depth;
 pub mod error;
 pub mod event_loop;
+pub mod flow;
 pub mod harness;
 pub mod labels;
 pub mod metrics;
 pub mod node;
+pub mod ops;
 pub mod outbox;
 pub mod protocol;
 pub mod request;
@@ -36,6 +39,7 @@ pub mod stats;
 pub mod stdio;
 pub mod testing;
 pub mod timer;
+pub mod warn;
 
 pub use app::{App, Handler, NoFlags, Routes};
 pub use config::Config;

@@ -9,7 +9,10 @@
 
 use std::fmt;
 
-use crate::metrics::{LOOP_TURNS, MALFORMED_INPUT, RPCS_COMPLETED, RPCS_SENT, STALE_REPLIES};
+use crate::metrics::{
+    ANSWERS_DROPPED, LOOP_TURNS, MALFORMED_INPUT, OPS_EXPIRED, RPCS_COMPLETED, RPCS_SENT,
+    STALE_REPLIES, WARNINGS_HELD,
+};
 
 macro_rules! counters {
     ($($(#[$doc:meta])* $variant:ident => $metric:expr, $label:expr;)*) => {
@@ -65,6 +68,15 @@ counters! {
     NoMsgId => MALFORMED_INPUT, Some(("reason", "no_msg_id"));
     /// Messages addressed to another node.
     Misaddressed => MALFORMED_INPUT, Some(("reason", "misaddressed"));
+    /// Lines nested deeper than [`MAX_DEPTH`](crate::depth::MAX_DEPTH) that could not be
+    /// answered (a reply, or no `msg_id`); answerable ones count as malformed requests.
+    TooDeep => MALFORMED_INPUT, Some(("reason", "too_deep"));
+    /// Client requests the runtime answered with error 0 at their deadline.
+    OpsExpired => OPS_EXPIRED, None;
+    /// Answers of the app dropped: past their request's deadline, or a second answer.
+    AnswersDropped => ANSWERS_DROPPED, None;
+    /// Warnings held back by the rate limit.
+    WarningsHeld => WARNINGS_HELD, None;
     /// Turns of the poll loop: one wait for events and the work that followed.
     LoopTurns => LOOP_TURNS, None;
 }
@@ -88,6 +100,8 @@ impl Rejection {
     pub const NO_MSG_ID: Rejection = Rejection(Counter::NoMsgId);
     /// Addressed to another node.
     pub const MISADDRESSED: Rejection = Rejection(Counter::Misaddressed);
+    /// Nested too deeply, and not a request that can be answered.
+    pub const TOO_DEEP: Rejection = Rejection(Counter::TooDeep);
 
     /// Its counter.
     pub fn counter(self) -> Counter {

@@ -66,6 +66,20 @@ pub const MESSAGES_SENT: &str = "mionode_messages_sent_total";
 pub const MALFORMED_INPUT: &str = "mionode_malformed_input_total";
 /// Gauge: bytes written and not yet taken by stdout's reader.
 pub const OUTBOX_BYTES: &str = "mionode_outbox_bytes";
+/// Counter: client requests answered error 0 by the runtime at their deadline.
+pub const OPS_EXPIRED: &str = "mionode_op_deadline_expired_total";
+/// Counter: answers of the app dropped (past the deadline, or a second answer).
+pub const ANSWERS_DROPPED: &str = "mionode_answers_dropped_total";
+/// Counter: warnings held back by the rate limit.
+pub const WARNINGS_HELD: &str = "mionode_warnings_suppressed_total";
+/// Gauge: RPCs sent and awaiting a reply or a timeout.
+pub const RPC_WINDOW_IN_FLIGHT: &str = "mionode_rpc_window_in_flight";
+/// Gauge: RPCs waiting for room in the window.
+pub const RPC_WINDOW_QUEUED: &str = "mionode_rpc_window_queued";
+/// Gauge, label `dest`: smoothed round trip to a destination.
+pub const RPC_SRTT: &str = "mionode_rpc_srtt_seconds";
+/// Gauge, label `dest`: retransmission timeout of a destination.
+pub const RPC_RTO: &str = "mionode_rpc_rto_seconds";
 /// Counter: turns of the poll loop.
 pub const LOOP_TURNS: &str = "mionode_loop_turns_total";
 
@@ -103,7 +117,7 @@ const fn def(name: &'static str, kind: Kind, unit: Unit, help: &'static str) -> 
 }
 
 /// Every runtime metric: the one list their names, kinds and descriptions come from.
-pub const METRICS: [MetricDef; 10] = [
+pub const METRICS: [MetricDef; 17] = [
     def(
         RPCS_OUTSTANDING,
         Kind::Gauge,
@@ -168,6 +182,50 @@ pub const METRICS: [MetricDef; 10] = [
         Unit::Count,
         "Turns of the poll loop: one wait for events and the work that followed.",
     ),
+    def(
+        OPS_EXPIRED,
+        Kind::Counter,
+        Unit::Count,
+        "Client requests left unanswered by the app until their deadline (--op-deadline-ms), \
+         answered error 0 by the runtime.",
+    ),
+    def(
+        ANSWERS_DROPPED,
+        Kind::Counter,
+        Unit::Count,
+        "Answers of the app not written: past their request's deadline, or a second answer.",
+    ),
+    def(
+        WARNINGS_HELD,
+        Kind::Counter,
+        Unit::Count,
+        "Per-message warnings not logged one by one: over the rate limit.",
+    ),
+    def(
+        RPC_WINDOW_IN_FLIGHT,
+        Kind::Gauge,
+        Unit::Count,
+        "RPCs sent and awaiting a reply or a timeout: at most --rpc-window.",
+    ),
+    def(
+        RPC_WINDOW_QUEUED,
+        Kind::Gauge,
+        Unit::Count,
+        "RPCs waiting for room in the window, not yet sent.",
+    ),
+    def(
+        RPC_SRTT,
+        Kind::Gauge,
+        Unit::Seconds,
+        "Smoothed round trip (RFC 6298) to each destination that has answered: the \
+         cluster's nodes and up to 32 others.",
+    ),
+    def(
+        RPC_RTO,
+        Kind::Gauge,
+        Unit::Seconds,
+        "Retransmission timeout of each destination with an estimate, backoff included.",
+    ),
 ];
 
 /// Every runtime metric's name.
@@ -193,6 +251,8 @@ pub const LATENCY_BUCKETS: [f64; 16] = [
 #[derive(Clone)]
 pub struct Metrics {
     rpcs_outstanding: Gauge,
+    window_in_flight: Gauge,
+    window_queued: Gauge,
     outbox_bytes: Gauge,
     /// Indexed like [`stats::Counter::ALL`](crate::stats::Counter::ALL).
     counters: Vec<Counter>,
@@ -216,6 +276,8 @@ impl Metrics {
         };
         Metrics {
             rpcs_outstanding: metrics::gauge!(RPCS_OUTSTANDING),
+            window_in_flight: metrics::gauge!(RPC_WINDOW_IN_FLIGHT),
+            window_queued: metrics::gauge!(RPC_WINDOW_QUEUED),
             outbox_bytes: metrics::gauge!(OUTBOX_BYTES),
             counters: Count::ALL
                 .iter()
@@ -239,6 +301,16 @@ impl Metrics {
     pub fn sync<A: App>(&self, ctx: &Context<A>) {
         let stats = ctx.stats();
         self.rpcs_outstanding.set(ctx.pending_rpcs() as f64);
+        self.window_in_flight.set(ctx.rpcs_in_flight() as f64);
+        self.window_queued.set(ctx.rpcs_queued() as f64);
+        // Bounded: the cluster's nodes and at most 32 other destinations.
+        for (dest, path) in ctx.rtt_estimates() {
+            let est = &path.estimator;
+            if let Some(srtt) = est.srtt() {
+                metrics::gauge!(RPC_SRTT, "dest" => dest.to_owned()).set(srtt.as_secs_f64());
+            }
+            metrics::gauge!(RPC_RTO, "dest" => dest.to_owned()).set(est.rto().as_secs_f64());
+        }
         self.outbox_bytes.set(ctx.outbox_len() as f64);
         for (handle, &counter) in self.counters.iter().zip(Count::ALL) {
             handle.absolute(stats.get(counter));
@@ -298,8 +370,8 @@ mod tests {
         metrics: &Metrics,
         recorder: &metrics_exporter_prometheus::PrometheusRecorder,
     ) -> String {
-        metrics.sync(node.context());
-        let _ = node;
+        // Per-destination gauges are looked up at sync, from the recorder in force.
+        metrics::with_local_recorder(recorder, || metrics.sync(node.context()));
         recorder.handle().render()
     }
 
