@@ -14,7 +14,12 @@ use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::PrometheusRecorder;
 use mionode::metrics::{recorder_builder, Metrics};
-use mionode::{Config, Node};
+use mionode::{App, Config, Node};
+
+/// The mionode binary's app, included from its sources.
+#[allow(dead_code)]
+#[path = "../src/bin/mionode/app/mod.rs"]
+mod app;
 
 const ROUNDS: usize = 7;
 const ECHOES: u64 = 200_000;
@@ -58,10 +63,16 @@ fn batch_lines() -> Vec<String> {
 /// Time to feed `lines` to a fresh node (after init), with metrics attached or not.
 fn run(lines: &[String], recorder: Option<&PrometheusRecorder>) -> Duration {
     let now = Instant::now();
-    let mut node = Node::new(Config::default(), now);
-    let metrics = recorder.map(|r| metrics::with_local_recorder(r, Metrics::register));
+    let flags = app::Flags::default();
+    let chapter = match recorder {
+        Some(r) => metrics::with_local_recorder(r, || app::RpcChapter::new(&flags)),
+        None => app::RpcChapter::new(&flags),
+    };
+    let mut node = Node::new(chapter, Config::default(), now);
+    let types = node.context().message_types().clone();
+    let metrics = recorder.map(|r| metrics::with_local_recorder(r, || Metrics::register(&types)));
     if let Some(m) = &metrics {
-        node.ctx.set_histograms(m.histograms());
+        node.set_rpc_histogram(m.rpc_duration());
     }
     node.handle_line(INIT.as_bytes(), now);
     let start = Instant::now();
@@ -74,7 +85,7 @@ fn run(lines: &[String], recorder: Option<&PrometheusRecorder>) -> Duration {
     }
     let elapsed = start.elapsed();
     if let (Some(m), Some(r)) = (&metrics, recorder) {
-        m.sync(&node.ctx);
+        m.sync(node.context());
         r.handle().run_upkeep();
     }
     elapsed
@@ -86,7 +97,9 @@ fn best(lines: &[String], recorder: Option<&PrometheusRecorder>) -> f64 {
 }
 
 fn main() {
-    let recorder = recorder_builder().unwrap().build_recorder();
+    let recorder = recorder_builder(app::RpcChapter::HISTOGRAM_BUCKETS)
+        .unwrap()
+        .build_recorder();
     println!("ns per input line, best of {ROUNDS} rounds");
     println!("{:<34} {:>8} {:>8} {:>8}", "workload", "off", "on", "cost");
     for (name, lines) in [

@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::app::App;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode};
 use crate::flow::{Dest, PathRtt, RttTable, Window};
@@ -193,7 +192,7 @@ pub struct Context<A> {
     pub(crate) warnings: WarnLimiter,
 }
 
-impl<A: App> Context<A> {
+impl<A> Context<A> {
     pub(crate) fn new(config: Config, now: Instant, types: MessageTypes) -> Self {
         let rng = config
             .seed
@@ -515,6 +514,7 @@ impl<A: App> Context<A> {
     pub fn rpc<B, F>(&mut self, dest: &str, body: &B, timeout: Duration, callback: F) -> MsgId
     where
         B: Serialize + ?Sized,
+        A: 'static,
         F: for<'r> FnOnce(&mut A, &mut Context<A>, Result<Reply<'r>, Error>) + 'static,
     {
         let until = self.clock.deadline_tick(self.now, timeout);
@@ -546,6 +546,7 @@ impl<A: App> Context<A> {
     ) -> MsgId
     where
         B: Serialize + ?Sized,
+        A: 'static,
         F: for<'r> FnOnce(&mut A, &mut Context<A>, Result<Reply<'r>, Error>) + 'static,
     {
         let until = self.clock.deadline_tick(until, Duration::ZERO);
@@ -574,6 +575,7 @@ impl<A: App> Context<A> {
         callback: Callback<A>,
     ) -> MsgId
     where
+        A: 'static,
         B: Serialize + ?Sized,
     {
         let queue = !self.window.has_room();

@@ -163,7 +163,10 @@ impl<A: App> Node<A> {
         (&mut self.app, &mut self.ctx)
     }
 
-    pub(crate) fn set_rpc_histogram(&mut self, histogram: metrics::Histogram) {
+    /// Records every RPC round trip into `histogram` from now on (what
+    /// [`MetricsService`](crate::metrics::MetricsService) sets up; for embedders that keep
+    /// their own recorder).
+    pub fn set_rpc_histogram(&mut self, histogram: metrics::Histogram) {
         self.ctx.set_rpc_histogram(histogram);
     }
 

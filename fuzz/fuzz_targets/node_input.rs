@@ -37,10 +37,16 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use mionode::stdio::{Frame, LineFramer};
-use mionode::{Config, Node};
+use mionode::{App, Config, Node};
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
+
+/// The mionode binary's app (the RPC chapter), included from its sources: the fuzz crate sees
+/// only the library's public items, as the binary does.
+#[allow(dead_code)]
+#[path = "../../src/bin/mionode/app/mod.rs"]
+mod app;
 
 /// Longest line the node accepts here: small, so over-long lines are within the fuzzer's reach.
 const MAX_LINE_BYTES: usize = 1024;
@@ -97,7 +103,7 @@ fn is_object(json: &str) -> bool {
 
 /// The node, the clock, the network's loopback, and what the node's output must satisfy.
 struct Harness {
-    node: Node,
+    node: Node<app::RpcChapter>,
     now: Instant,
     /// The next `msg_id` the node must use.
     next_msg_id: u64,
@@ -122,7 +128,7 @@ impl Harness {
             ..Config::default()
         };
         Harness {
-            node: Node::new(config, now),
+            node: Node::new(app::RpcChapter::new(&app::Flags::default()), config, now),
             now,
             next_msg_id: 0,
             peers: HashSet::new(),
@@ -134,7 +140,7 @@ impl Harness {
     }
 
     fn my_id(&self) -> Option<&str> {
-        self.node.ctx.identity().map(|id| &*id.node_id)
+        Some(self.node.context().node_id()).filter(|id| !id.is_empty())
     }
 
     /// A line from stdin: a directive, or input for the node.
@@ -249,14 +255,14 @@ impl Harness {
             assert!(body.code.is_some(), "error without a code: {text}");
         }
 
-        let identity = self.node.ctx.identity();
-        let known_node = identity.is_some_and(|id| id.node_ids.contains(&msg.dest));
+        let known_node = self.node.context().node_ids().contains(&msg.dest);
         assert!(
             known_node || self.peers.contains(&msg.dest) || SERVICES.contains(&&*msg.dest),
             "message to unknown {:?}: {text}",
             msg.dest
         );
-        let me = identity.map(|id| &*id.node_id);
+        let me = self.my_id().map(str::to_owned);
+        let me = me.as_deref();
         assert!(
             me == Some(&*msg.src) || self.names.contains(&msg.src),
             "message from {:?}, node is {me:?}: {text}",
@@ -283,7 +289,7 @@ impl Harness {
     /// clock stops only when the node is idle or has no timer left.
     fn drain(&mut self) {
         for _ in 0..MAX_DRAIN_STEPS {
-            if self.node.ctx.pending_rpcs() == 0 && self.unanswered().is_empty() {
+            if self.node.context().pending_rpcs() == 0 && self.unanswered().is_empty() {
                 break;
             }
             let Some(next) = self.node.next_deadline() else {
@@ -293,7 +299,7 @@ impl Harness {
             self.node.fire_timers(self.now);
             self.check_output();
         }
-        assert_eq!(self.node.ctx.pending_rpcs(), 0, "RPCs never ended");
+        assert_eq!(self.node.context().pending_rpcs(), 0, "RPCs never ended");
         let unanswered = self.unanswered();
         assert!(
             unanswered.is_empty(),

@@ -20,7 +20,7 @@
 //! that feed them are the table of [`stats::Counter`](crate::stats::Counter). Every name
 //! starts with `mionode_`. Labels take values from bounded lists only: `outcome` (`ok`,
 //! `error`, `timeout`, `cancelled`), `type` (the node's
-//! [`MessageTypes`](crate::labels::MessageTypes): the app's registered types, their `_ok`
+//! message type list ([`crate::labels::MessageTypes`]): the app's registered types, their `_ok`
 //! replies, `init`, `init_ok`, `error`, and `other` for everything else) and `reason` (the
 //! rejection reasons and `malformed_request`). `sent = Σ completed + outstanding` holds for
 //! RPCs at every render.
@@ -39,205 +39,19 @@ pub mod discovery;
 pub mod http;
 mod service;
 
-use metrics::{Counter, Gauge, Histogram, Unit};
+use metrics::{Counter, Gauge, Histogram};
 
-use crate::app::App;
 use crate::context::Context;
 use crate::labels::MessageTypes;
 use crate::stats::Counter as Count;
 
-pub use service::{recorder_builder, MetricsOptions, MetricsService, UPKEEP_INTERVAL};
-
-/// Gauge: RPCs awaiting a reply or a timeout.
-pub const RPCS_OUTSTANDING: &str = "mionode_rpcs_outstanding";
-/// Counter: RPC requests written.
-pub const RPCS_SENT: &str = "mionode_rpcs_sent_total";
-/// Counter, label `outcome`: RPCs ended.
-pub const RPCS_COMPLETED: &str = "mionode_rpcs_completed_total";
-/// Counter: replies naming no pending RPC.
-pub const STALE_REPLIES: &str = "mionode_stale_replies_total";
-/// Histogram: RPC round trip.
-pub const RPC_DURATION: &str = "mionode_rpc_duration_seconds";
-/// Counter, label `type`: messages received.
-pub const MESSAGES_RECEIVED: &str = "mionode_messages_received_total";
-/// Counter, label `type`: messages written.
-pub const MESSAGES_SENT: &str = "mionode_messages_sent_total";
-/// Counter, label `reason`: input not handled as sent.
-pub const MALFORMED_INPUT: &str = "mionode_malformed_input_total";
-/// Gauge: bytes written and not yet taken by stdout's reader.
-pub const OUTBOX_BYTES: &str = "mionode_outbox_bytes";
-/// Counter: client requests answered error 0 by the runtime at their deadline.
-pub const OPS_EXPIRED: &str = "mionode_op_deadline_expired_total";
-/// Counter: answers of the app dropped (past the deadline, or a second answer).
-pub const ANSWERS_DROPPED: &str = "mionode_answers_dropped_total";
-/// Counter: warnings held back by the rate limit.
-pub const WARNINGS_HELD: &str = "mionode_warnings_suppressed_total";
-/// Gauge: RPCs sent and awaiting a reply or a timeout.
-pub const RPC_WINDOW_IN_FLIGHT: &str = "mionode_rpc_window_in_flight";
-/// Gauge: RPCs waiting for room in the window.
-pub const RPC_WINDOW_QUEUED: &str = "mionode_rpc_window_queued";
-/// Gauge, label `dest`: smoothed round trip to a destination.
-pub const RPC_SRTT: &str = "mionode_rpc_srtt_seconds";
-/// Gauge, label `dest`: retransmission timeout of a destination.
-pub const RPC_RTO: &str = "mionode_rpc_rto_seconds";
-/// Counter: turns of the poll loop.
-pub const LOOP_TURNS: &str = "mionode_loop_turns_total";
-
-/// What kind of metric a [`MetricDef`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Monotonic count.
-    Counter,
-    /// A level.
-    Gauge,
-    /// A distribution in buckets.
-    Histogram,
-}
-
-/// A runtime metric: its name, kind, unit and description.
-#[derive(Debug, Clone, Copy)]
-pub struct MetricDef {
-    /// Its name.
-    pub name: &'static str,
-    /// Its kind.
-    pub kind: Kind,
-    /// Its unit.
-    pub unit: Unit,
-    /// What it measures, for `# HELP`.
-    pub help: &'static str,
-}
-
-const fn def(name: &'static str, kind: Kind, unit: Unit, help: &'static str) -> MetricDef {
-    MetricDef {
-        name,
-        kind,
-        unit,
-        help,
-    }
-}
-
-/// Every runtime metric: the one list their names, kinds and descriptions come from.
-pub const METRICS: [MetricDef; 17] = [
-    def(
-        RPCS_OUTSTANDING,
-        Kind::Gauge,
-        Unit::Count,
-        "RPCs awaiting a reply or a timeout.",
-    ),
-    def(
-        RPCS_SENT,
-        Kind::Counter,
-        Unit::Count,
-        "RPC requests written, retries included.",
-    ),
-    def(
-        RPCS_COMPLETED,
-        Kind::Counter,
-        Unit::Count,
-        "RPCs ended, by outcome: ok (reply), error (error reply), timeout (deadline first), \
-         cancelled (given up by their owner).",
-    ),
-    def(
-        STALE_REPLIES,
-        Kind::Counter,
-        Unit::Count,
-        "Replies naming no pending RPC (late, duplicate, unknown, or from another node than \
-         the RPC's destination), dropped undelivered.",
-    ),
-    def(
-        RPC_DURATION,
-        Kind::Histogram,
-        Unit::Seconds,
-        "RPC round trip: request written to reply read, for RPCs answered (ok or error).",
-    ),
-    def(
-        MESSAGES_RECEIVED,
-        Kind::Counter,
-        Unit::Count,
-        "Well-formed messages read from stdin, by type (unlisted types are other).",
-    ),
-    def(
-        MESSAGES_SENT,
-        Kind::Counter,
-        Unit::Count,
-        "Messages written to stdout, by type (unlisted types are other).",
-    ),
-    def(
-        MALFORMED_INPUT,
-        Kind::Counter,
-        Unit::Count,
-        "Input not handled as sent, by reason: lines dropped unanswered (empty, too_long, \
-         not_utf8, bad_envelope, bad_body, no_msg_id, misaddressed) and requests answered \
-         with error 12 (malformed_request).",
-    ),
-    def(
-        OUTBOX_BYTES,
-        Kind::Gauge,
-        Unit::Bytes,
-        "Bytes written and not yet taken by stdout's reader.",
-    ),
-    def(
-        LOOP_TURNS,
-        Kind::Counter,
-        Unit::Count,
-        "Turns of the poll loop: one wait for events and the work that followed.",
-    ),
-    def(
-        OPS_EXPIRED,
-        Kind::Counter,
-        Unit::Count,
-        "Client requests left unanswered by the app until their deadline (--op-deadline-ms), \
-         answered error 0 by the runtime.",
-    ),
-    def(
-        ANSWERS_DROPPED,
-        Kind::Counter,
-        Unit::Count,
-        "Answers of the app not written: past their request's deadline, or a second answer.",
-    ),
-    def(
-        WARNINGS_HELD,
-        Kind::Counter,
-        Unit::Count,
-        "Per-message warnings not logged one by one: over the rate limit.",
-    ),
-    def(
-        RPC_WINDOW_IN_FLIGHT,
-        Kind::Gauge,
-        Unit::Count,
-        "RPCs sent and awaiting a reply or a timeout: at most --rpc-window.",
-    ),
-    def(
-        RPC_WINDOW_QUEUED,
-        Kind::Gauge,
-        Unit::Count,
-        "RPCs waiting for room in the window, not yet sent.",
-    ),
-    def(
-        RPC_SRTT,
-        Kind::Gauge,
-        Unit::Seconds,
-        "Smoothed round trip (RFC 6298) to each destination that has answered: the \
-         cluster's nodes and up to 32 others.",
-    ),
-    def(
-        RPC_RTO,
-        Kind::Gauge,
-        Unit::Seconds,
-        "Retransmission timeout of each destination with an estimate, backoff included.",
-    ),
-];
-
-/// Every runtime metric's name.
-pub const NAMES: [&str; METRICS.len()] = {
-    let mut names = [""; METRICS.len()];
-    let mut i = 0;
-    while i < METRICS.len() {
-        names[i] = METRICS[i].name;
-        i += 1;
-    }
-    names
+pub use crate::stats::{
+    Kind, MetricDef, ANSWERS_DROPPED, LOOP_TURNS, MALFORMED_INPUT, MESSAGES_RECEIVED,
+    MESSAGES_SENT, METRICS, NAMES, OPS_EXPIRED, OUTBOX_BYTES, RPCS_COMPLETED, RPCS_OUTSTANDING,
+    RPCS_SENT, RPC_DURATION, RPC_RTO, RPC_SRTT, RPC_WINDOW_IN_FLIGHT, RPC_WINDOW_QUEUED,
+    STALE_REPLIES, WARNINGS_HELD,
 };
+pub use service::{recorder_builder, MetricsOptions, MetricsService, UPKEEP_INTERVAL};
 
 /// Buckets of latency histograms, in seconds: 100 µs (a reply from the same host) to 10 s
 /// (past the client timeout of 5 s), about three per decade. Every histogram whose name ends
@@ -298,7 +112,7 @@ impl Metrics {
     }
 
     /// Copies the node's counters and current levels into the registry.
-    pub fn sync<A: App>(&self, ctx: &Context<A>) {
+    pub fn sync<A>(&self, ctx: &Context<A>) {
         let stats = ctx.stats();
         self.rpcs_outstanding.set(ctx.pending_rpcs() as f64);
         self.window_in_flight.set(ctx.rpcs_in_flight() as f64);
@@ -341,7 +155,7 @@ mod tests {
 
     use super::*;
     use crate::testing::TestNode;
-    use crate::{NoFlags, Routes};
+    use crate::{App, NoFlags, Routes};
     use serde_json::json;
 
     /// Asks `n2` for a `ping` on every `ping_all`, and answers `pong` from its callback.

@@ -1,29 +1,15 @@
-//! The `mionode` binary (being ported to the library API: echo only for now).
+//! The `mionode` binary: the RPC chapter (echo, batch_echo, proxy, relay, send_fire_forget,
+//! pending_count, backoff_relay, compute_backoff) as one app on the mionode library.
+//!
+//! Everything but the app is the library's: flags of the runtime, logging, metrics, the
+//! poll loop ([`mionode::run`]). Exit codes are `run`'s: 0 after end of input, a signal or a
+//! closed stdout; 1 when setting up or running the loop fails; 2 for bad flags; 101 for a
+//! panic.
+
 use std::process::ExitCode;
 
-use mionode::{App, NoFlags, Routes};
-
-struct Chapter;
-
-impl App for Chapter {
-    type Flags = NoFlags;
-    fn new(_: &NoFlags) -> Self {
-        Chapter
-    }
-    fn routes(routes: &mut Routes<Self>) {
-        routes.on("echo", |_, ctx, req| {
-            #[derive(serde::Deserialize)]
-            struct Echo<'a> {
-                #[serde(borrow)]
-                echo: &'a serde_json::value::RawValue,
-            }
-            let Echo { echo } = req.body()?;
-            ctx.reply(req, &serde_json::json!({"type":"echo_ok","echo":echo}));
-            Ok(())
-        });
-    }
-}
+mod app;
 
 fn main() -> ExitCode {
-    mionode::run::<Chapter>()
+    mionode::run::<app::RpcChapter>()
 }
