@@ -84,7 +84,7 @@ enum Attempt {
     /// A fixed duration ([`Context::rpc`]).
     Fixed(Duration),
     /// The destination's retransmission timeout, doubled per retry ([`Context::rpc_rto`]).
-    Rto { retries: u32 },
+    Rto { retries: u32, max: Duration },
 }
 
 /// What a timer does when it fires.
@@ -529,9 +529,9 @@ impl<A> Context<A> {
 
     /// Sends `body` to `dest` as an RPC whose deadline adapts to the network: the
     /// destination's retransmission timeout ([`rto`](Self::rto)), doubled `retries` times for
-    /// a request sent again, counted from when the request goes out (it may first wait for
-    /// room in the window), and never past `until`. Otherwise as [`rpc`](Self::rpc): the
-    /// callback runs exactly once, by `until` at the latest.
+    /// a request sent again, at most `max`, counted from when the request goes out (it may
+    /// first wait for room in the window), and never past `until`. Otherwise as
+    /// [`rpc`](Self::rpc): the callback runs exactly once, by `until` at the latest.
     ///
     /// A timeout of an attempt (not one cut by `until`) backs the destination's estimate off
     /// when the destination has answered nothing since the request went out. Retrying is the
@@ -541,6 +541,7 @@ impl<A> Context<A> {
         dest: &str,
         body: &B,
         retries: u32,
+        max: Duration,
         until: Instant,
         callback: F,
     ) -> MsgId
@@ -553,7 +554,7 @@ impl<A> Context<A> {
         self.start_rpc(
             dest,
             body,
-            Attempt::Rto { retries },
+            Attempt::Rto { retries, max },
             until,
             Box::new(callback),
         )
@@ -626,7 +627,7 @@ impl<A> Context<A> {
     fn attempt_deadline(&self, dest: &Dest, attempt: Attempt, until: u64) -> (u64, bool) {
         let timeout = match attempt {
             Attempt::Fixed(timeout) => timeout,
-            Attempt::Rto { retries } => self.rtts.rto(dest, retries),
+            Attempt::Rto { retries, max } => self.rtts.rto(dest, retries).min(max),
         };
         let tick = self.clock.deadline_tick(self.now, timeout);
         (tick.min(until), tick < until)
@@ -669,7 +670,7 @@ impl<A> Context<A> {
             pending.sent_at = self.now;
             let timeout = match call.attempt {
                 Attempt::Fixed(timeout) => timeout,
-                Attempt::Rto { retries } => self.rtts.rto(&call.dest, retries),
+                Attempt::Rto { retries, max } => self.rtts.rto(&call.dest, retries).min(max),
             };
             let tick = self.clock.deadline_tick(self.now, timeout);
             call.attempt_bound = tick < call.until;
@@ -902,7 +903,9 @@ impl<A> Context<A> {
                 Ok(msg_id)
             }
             Err(e) => {
-                log::error!("dropped a message to {dest}: {e}");
+                if self.admit_warning() {
+                    log::error!("dropped a message to {dest}: {e}");
+                }
                 Err(e)
             }
         }

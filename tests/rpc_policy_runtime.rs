@@ -37,7 +37,7 @@ fn fan(app: &mut Policy, ctx: &mut Context<Policy>, req: &Request<'_>) -> Result
                     .push(r.map(|r| r.src().to_owned()).map_err(|e| e.code().code()));
             };
         if adaptive {
-            ctx.rpc_rto(&dest, &body, 0, until, done);
+            ctx.rpc_rto(&dest, &body, 0, Duration::from_secs(4), until, done);
         } else {
             ctx.rpc(&dest, &body, Duration::from_secs(1), done);
         }
