@@ -613,11 +613,14 @@ impl<A> Context<A> {
             attempt_bound,
         };
         self.rpcs.insert(msg_id, timer, self.now, call);
+        self.stats.bump(Counter::RpcsSent);
         if queue {
-            self.window.enqueue(msg_id);
+            match attempt {
+                Attempt::Rto { retries, .. } if retries > 0 => self.window.enqueue_first(msg_id),
+                _ => self.window.enqueue(msg_id),
+            }
         } else {
             self.window.sent();
-            self.stats.bump(Counter::RpcsSent);
         }
         msg_id
     }
@@ -665,7 +668,6 @@ impl<A> Context<A> {
             };
             self.outbox.buf_mut().extend_from_slice(&queued.line);
             self.stats.count_sent(queued.label);
-            self.stats.bump(Counter::RpcsSent);
             self.window.dequeued();
             pending.sent_at = self.now;
             let timeout = match call.attempt {
@@ -832,9 +834,37 @@ impl<A> Context<A> {
             h.record(rtt.as_secs_f64());
         }
         let call = pending.callback;
-        self.rtts.sample(&call.dest, rtt, self.now);
+        if self.rtts.sample(&call.dest, rtt, self.now) {
+            self.retime(&call.dest);
+        }
         self.leave_window(&call);
         Some(call.callback)
+    }
+
+    /// `dest` gave its first round trip: its adaptive RPCs in flight, timed on the initial
+    /// guess (1 s), get the estimate's timeout from when they went out, so that a batch's
+    /// first window does not wait a second for each of its losses.
+    fn retime(&mut self, dest: &Dest) {
+        let now_tick = self.clock.now_tick(self.now);
+        for (key, pending) in self.rpcs.iter_mut() {
+            let call = &mut pending.callback;
+            let Attempt::Rto { retries, max } = call.attempt else {
+                continue;
+            };
+            if call.queued.is_some() || !call.attempt_bound || call.dest != *dest {
+                continue;
+            }
+            let timeout = self.rtts.rto(dest, retries).min(max);
+            let tick = self.clock.deadline_tick(pending.sent_at, timeout);
+            let tick = tick.max(now_tick + 1).min(call.until);
+            call.attempt_bound = tick < call.until;
+            self.timers.cancel(pending.timer);
+            let action = TimerAction::RpcDeadline {
+                key,
+                msg_id: pending.msg_id,
+            };
+            pending.timer = self.timers.insert(tick, action);
+        }
     }
 
     /// RPCs on the wire: sent, awaiting a reply or a timeout.
