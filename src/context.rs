@@ -834,37 +834,9 @@ impl<A> Context<A> {
             h.record(rtt.as_secs_f64());
         }
         let call = pending.callback;
-        if self.rtts.sample(&call.dest, rtt, self.now) {
-            self.retime(&call.dest);
-        }
+        self.rtts.sample(&call.dest, rtt, self.now);
         self.leave_window(&call);
         Some(call.callback)
-    }
-
-    /// `dest` gave its first round trip: its adaptive RPCs in flight, timed on the initial
-    /// guess (1 s), get the estimate's timeout from when they went out, so that a batch's
-    /// first window does not wait a second for each of its losses.
-    fn retime(&mut self, dest: &Dest) {
-        let now_tick = self.clock.now_tick(self.now);
-        for (key, pending) in self.rpcs.iter_mut() {
-            let call = &mut pending.callback;
-            let Attempt::Rto { retries, max } = call.attempt else {
-                continue;
-            };
-            if call.queued.is_some() || !call.attempt_bound || call.dest != *dest {
-                continue;
-            }
-            let timeout = self.rtts.rto(dest, retries).min(max);
-            let tick = self.clock.deadline_tick(pending.sent_at, timeout);
-            let tick = tick.max(now_tick + 1).min(call.until);
-            call.attempt_bound = tick < call.until;
-            self.timers.cancel(pending.timer);
-            let action = TimerAction::RpcDeadline {
-                key,
-                msg_id: pending.msg_id,
-            };
-            pending.timer = self.timers.insert(tick, action);
-        }
     }
 
     /// RPCs on the wire: sent, awaiting a reply or a timeout.

@@ -247,16 +247,17 @@ impl RttTable {
             .clamp(self.bounds.min, self.bounds.max)
     }
 
-    /// `dest` answered, `rtt` after the request went out. Returns whether this was its first
-    /// sample: requests in flight to it were timed on the initial guess, and may be re-timed.
-    pub fn sample(&mut self, dest: &Dest, rtt: Duration, now: Instant) -> bool {
-        let Some(path) = self.entry(dest) else {
-            return false;
-        };
-        let first = path.estimator.srtt().is_none();
-        path.estimator.sample(rtt);
-        path.last_sample = Some(now);
-        first
+    /// `dest` answered, `rtt` after the request went out.
+    ///
+    /// Requests already in flight keep the timeout they were sent with. Re-timing them on the
+    /// first sample was tried: on a network of limited rate the first reply comes from the
+    /// head of the queue, far faster than the rest, and re-timing every request behind it
+    /// turned them all into spurious retries (8,000 messages became 32,000).
+    pub fn sample(&mut self, dest: &Dest, rtt: Duration, now: Instant) {
+        if let Some(path) = self.entry(dest) {
+            path.estimator.sample(rtt);
+            path.last_sample = Some(now);
+        }
     }
 
     /// An RPC to `dest` sent at `sent_at` timed out at `now`: back off if `dest` has been

@@ -163,11 +163,6 @@ impl<C> PendingRpcs<C> {
         Some((key, self.slots.get_mut(key.0 as usize)?))
     }
 
-    /// Every pending RPC and its key, to re-time them.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (PendingKey, &mut Pending<C>)> {
-        (self.slots.iter_mut()).map(|(key, pending)| (PendingKey(key_u32(key)), pending))
-    }
-
     /// Releases memory held for a past peak once the table has emptied out.
     pub fn shrink_if_idle(&mut self) {
         if self.slots.is_empty() && self.slots.capacity() > IDLE_CAPACITY {
