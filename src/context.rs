@@ -33,7 +33,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode};
 use crate::flow::{Dest, PathRtt, RttTable, Window};
-use crate::labels::{self, MessageTypes};
+use crate::labels::MessageTypes;
 use crate::ops::{is_client, OpRef, OpenOps};
 use crate::outbox::Outbox;
 use crate::protocol::{write_message, WriteError};
@@ -270,6 +270,11 @@ impl<A> Context<A> {
     /// The message type labels the node counts by.
     pub fn message_types(&self) -> &MessageTypes {
         &self.types
+    }
+
+    /// The label of a received message's `type`.
+    pub(crate) fn classify(&mut self, kind: &str) -> usize {
+        self.types.classify(kind)
     }
 
     /// Bytes written and not yet flushed.
@@ -647,7 +652,7 @@ impl<A> Context<A> {
         let mut line = Vec::new();
         let body_at = write_message(&mut line, src, dest, body, msg_id, None)?;
         self.next_msg_id += 1;
-        let label = self.label_of(&line[body_at..line.len() - 2]);
+        let label = self.types.classify_written(&line[body_at..line.len() - 2]);
         let line = line.into_boxed_slice();
         Ok((msg_id, Some(Queued { line, label })))
     }
@@ -870,10 +875,6 @@ impl<A> Context<A> {
         }
     }
 
-    fn label_of(&self, body: &[u8]) -> usize {
-        labels_of(&self.types, body)
-    }
-
     /// A `msg_id` for a message that could not be written: taken from the counter so that
     /// no later message reuses it.
     fn skip_msg_id(&mut self) -> MsgId {
@@ -899,8 +900,7 @@ impl<A> Context<A> {
             Ok(body_at) => {
                 self.next_msg_id += 1;
                 // The body ends before the envelope's `}` and the newline.
-                let written = &buf[body_at..buf.len() - 2];
-                let label = labels_of(&self.types, written);
+                let label = self.types.classify_written(&buf[body_at..buf.len() - 2]);
                 self.stats.count_sent(label);
                 Ok(msg_id)
             }
@@ -911,14 +911,6 @@ impl<A> Context<A> {
                 Err(e)
             }
         }
-    }
-}
-
-/// The message type label of a written body.
-fn labels_of(types: &MessageTypes, body: &[u8]) -> usize {
-    match labels::written_type(body) {
-        Some(kind) => types.index(&kind),
-        None => types.len() - 1,
     }
 }
 
