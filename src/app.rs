@@ -56,6 +56,15 @@ pub trait App: Sized + 'static {
     /// metrics are on) is installed already, so metric handles registered here are live.
     fn new(flags: &Self::Flags) -> Self;
 
+    /// Checks, before the node starts, that the app's flags work with the runtime's settings:
+    /// typically that every retry schedule fits inside
+    /// [`Config::op_deadline`](crate::Config::op_deadline). An `Err` stops
+    /// [`run`](crate::run()) with its text and exit code 2, as a bad flag does. Default: `Ok`.
+    fn check(flags: &Self::Flags, config: &crate::Config) -> Result<(), String> {
+        let _ = (flags, config);
+        Ok(())
+    }
+
     /// Registers a handler per message type. Called once per node, before any message.
     fn routes(routes: &mut Routes<Self>);
 

@@ -19,6 +19,10 @@
 //! `(&mut A, &mut Context<A>)`, never captured pointers: state shared by several RPCs lives
 //! in the app, and callbacks carry a key to it.
 //!
+//! The window of RPCs in flight and their adaptive timeouts are in `context/window.rs`
+//! ([`crate::flow`]); each client request's deadline and the warnings' rate limit in
+//! `context/answers.rs` ([`crate::ops`], [`crate::warn`]).
+//!
 //! # Determinism
 //!
 //! The context never reads a clock or a random source: [`now`](Context::now) is the time the
@@ -31,13 +35,19 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorCode};
+use crate::flow::{Dest, RttTable, Window};
 use crate::labels::MessageTypes;
+use crate::ops::{OpRef, OpenOps};
 use crate::outbox::Outbox;
 use crate::protocol::{write_message, WriteError};
 use crate::request::{Reply, ReplyTo, Request};
 use crate::rpc::{PendingKey, PendingRpcs};
 use crate::stats::{Counter, Stats};
 use crate::timer::{TimerKey, TimerWheel};
+use crate::warn::WarnLimiter;
+
+mod answers;
+mod window;
 
 /// Maelstrom's services a node may address besides its peers.
 pub const SERVICES: [&str; 4] = ["lin-kv", "seq-kv", "lww-kv", "lin-tso"];
@@ -52,18 +62,35 @@ pub(crate) type Callback<A> =
 /// What runs when a timer of [`Context::after`] fires.
 pub(crate) type Wake<A> = Box<dyn FnOnce(&mut A, &mut Context<A>)>;
 
-/// A pending RPC's callback, and whom a reply must come from.
+/// A pending RPC's callback, whom a reply must come from, and its timing.
 pub(crate) struct Call<A> {
     pub(crate) dest: Dest,
     pub(crate) callback: Callback<A>,
+    /// The request, written and waiting for room in the window; `None` once it went out.
+    queued: Option<Queued>,
+    /// How long each attempt may take once sent.
+    attempt: Attempt,
+    /// The tick after which the callback must have run, whatever the attempt says.
+    until: u64,
+    /// Whether the armed deadline is the attempt's (not `until`): only then does a timeout
+    /// say something about the destination.
+    attempt_bound: bool,
 }
 
-/// An RPC's `dest`, kept to check a reply's `src`: an index into `node_ids` for the usual
-/// case (no allocation), else the name.
-#[derive(Debug)]
-pub(crate) enum Dest {
-    Node(u32),
-    Named(Box<str>),
+/// A request waiting for room in the window, serialized already.
+struct Queued {
+    line: Box<[u8]>,
+    /// Its message type label, counted as sent when it goes out.
+    label: usize,
+}
+
+/// How long an RPC's attempt may take, counted from when it goes out.
+#[derive(Debug, Clone, Copy)]
+enum Attempt {
+    /// A fixed duration ([`Context::rpc`]).
+    Fixed(Duration),
+    /// The destination's retransmission timeout, doubled per retry ([`Context::rpc_rto`]).
+    Rto { retries: u32, max: Duration },
 }
 
 /// What a timer does when it fires.
@@ -75,6 +102,8 @@ pub(crate) enum TimerAction<A> {
         /// Its `msg_id`, to tell it from a newer RPC in a reused slot.
         msg_id: u64,
     },
+    /// A client operation's deadline: answer error 0 if it is still open.
+    OpDeadline { op: OpRef },
     /// Run a closure ([`Context::after`]).
     Wake {
         /// Tells this timer from a later one in the same wheel slot.
@@ -157,6 +186,16 @@ pub struct Context<A> {
     types: MessageTypes,
     /// RPC round trips, when metrics are on.
     rpc_duration: Option<metrics::Histogram>,
+    /// RPCs on the wire and those waiting for room.
+    window: Window,
+    /// Round-trip estimates by destination.
+    rtts: RttTable,
+    /// Client requests left unanswered by their handler, until their deadline.
+    ops: OpenOps<TimerKey>,
+    /// The client operation whose handler is running, and whether it has been answered.
+    current_op: Option<(OpRef, bool)>,
+    /// The one rate limit of per-message warnings.
+    pub(crate) warnings: WarnLimiter,
 }
 
 impl<A> Context<A> {
@@ -165,7 +204,6 @@ impl<A> Context<A> {
             .seed
             .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
         Context {
-            config,
             identity: None,
             next_msg_id: 0,
             outbox: Outbox::new(),
@@ -178,6 +216,12 @@ impl<A> Context<A> {
             stats: Stats::new(types.len()),
             types,
             rpc_duration: None,
+            window: Window::new(config.rpc_window),
+            rtts: RttTable::new(config.rto),
+            ops: OpenOps::default(),
+            current_op: None,
+            warnings: WarnLimiter::default(),
+            config,
         }
     }
 
@@ -268,23 +312,32 @@ impl<A> Context<A> {
     /// `msg_id` and `in_reply_to` are added. A body that does not serialize to an object is
     /// logged as a bug and not written.
     pub fn reply<B: Serialize + ?Sized>(&mut self, req: &Request<'_>, body: &B) {
+        self.answered_now(req);
         // Before init the node's id is unknown: answer as whom the sender addressed.
         let src = self.identity.is_none().then_some(req.dest);
         let _ = self.write(src, req.src, body, Some(req.msg_id));
     }
 
-    /// Answers the request `to` names with `body`, after the request itself is gone.
+    /// Answers the request `to` names with `body`, after the request itself is gone. For a
+    /// client's request past its deadline (answered error 0 by the runtime then) or answered
+    /// already, nothing is written: see [`ReplyTo`].
     pub fn reply_later<B: Serialize + ?Sized>(&mut self, to: &ReplyTo, body: &B) {
-        let _ = self.write(None, &to.dest, body, Some(to.in_reply_to));
+        if self.may_answer(to) {
+            let _ = self.write(None, &to.dest, body, Some(to.in_reply_to));
+        }
     }
 
-    /// Answers the request `to` names with an `error` body: `error`'s code and text.
+    /// Answers the request `to` names with an `error` body: `error`'s code and text. Dropped
+    /// like [`reply_later`](Self::reply_later)'s answer past the deadline.
     pub fn reply_error(&mut self, to: &ReplyTo, error: &Error) {
-        self.write_error(None, &to.dest, to.in_reply_to, error);
+        if self.may_answer(to) {
+            self.write_error(None, &to.dest, to.in_reply_to, error);
+        }
     }
 
     /// Answers `req` with `error` (what returning `Err` from a handler does).
     pub(crate) fn reply_error_now(&mut self, req: &Request<'_>, error: &Error) {
+        self.answered_now(req);
         let src = self.identity.is_none().then_some(req.dest);
         self.write_error(src, req.src, req.msg_id, error);
     }
@@ -369,39 +422,28 @@ impl<A> Context<A> {
     pub fn rpc<B, F>(&mut self, dest: &str, body: &B, timeout: Duration, callback: F) -> MsgId
     where
         B: Serialize + ?Sized,
+        A: 'static,
         F: for<'r> FnOnce(&mut A, &mut Context<A>, Result<Reply<'r>, Error>) + 'static,
     {
-        let msg_id = match self.write(None, dest, body, None) {
-            Ok(msg_id) => msg_id,
-            Err(e) => {
-                let error = Error::crash(format!("could not send to {dest}: {e}"));
-                self.after(Duration::ZERO, move |app, ctx| {
-                    callback(app, ctx, Err(error))
-                });
-                return self.skip_msg_id();
-            }
-        };
-        let key = self.rpcs.vacant_key();
-        let deadline = self.clock.deadline_tick(self.now, timeout);
-        let timer = self
-            .timers
-            .insert(deadline, TimerAction::RpcDeadline { key, msg_id });
-        let call = Call {
-            dest: self.dest_of(dest),
-            callback: Box::new(callback),
-        };
-        self.rpcs.insert(msg_id, timer, self.now, call);
-        self.stats.bump(Counter::RpcsSent);
-        msg_id
+        let until = self.clock.deadline_tick(self.now, timeout);
+        self.start_rpc(
+            dest,
+            body,
+            Attempt::Fixed(timeout),
+            until,
+            Box::new(callback),
+        )
     }
 
-    /// Forgets RPC `id` without running its callback; its deadline is cancelled too. Returns
-    /// whether it was pending (false once it has completed, timed out or been cancelled).
+    /// Forgets RPC `id` without running its callback; its deadline is cancelled too, and if
+    /// it was waiting for room in the window, it is never sent. Returns whether it was
+    /// pending (false once it has completed, timed out or been cancelled).
     pub fn cancel_rpc(&mut self, id: MsgId) -> bool {
         match self.rpcs.cancel(id) {
             Some(pending) => {
                 self.timers.cancel(pending.timer);
                 self.stats.bump(Counter::RpcsCancelled);
+                self.leave_window(&pending.callback);
                 true
             }
             None => false,
@@ -501,29 +543,6 @@ impl<A> Context<A> {
         action
     }
 
-    /// Takes the RPC whose deadline fired, if it is still the one in that slot.
-    pub(crate) fn expire_rpc(&mut self, key: PendingKey, msg_id: u64) -> Option<Callback<A>> {
-        self.rpcs.expire(key, msg_id).map(|p| p.callback.callback)
-    }
-
-    /// Takes the RPC a reply from `src` names, cancelling its deadline and recording its
-    /// round trip; `None` (the reply is stale) if nothing is pending under that `msg_id` or
-    /// the RPC went to someone else.
-    pub(crate) fn complete_rpc(&mut self, in_reply_to: u64, src: &str) -> Option<Callback<A>> {
-        let pending = self.rpcs.get(in_reply_to)?;
-        if !self.dest_is(&pending.callback.dest, src) {
-            log::debug!("reply to msg_id {in_reply_to} from {src:?}, not the RPC's dest");
-            return None;
-        }
-        let pending = self.rpcs.complete(in_reply_to)?;
-        self.timers.cancel(pending.timer);
-        if let Some(h) = &self.rpc_duration {
-            let rtt = self.now.saturating_duration_since(pending.sent_at);
-            h.record(rtt.as_secs_f64());
-        }
-        Some(pending.callback.callback)
-    }
-
     fn dest_of(&self, dest: &str) -> Dest {
         match self.node_ids().iter().position(|n| n == dest) {
             Some(i) => Dest::Node(i as u32),
@@ -568,7 +587,9 @@ impl<A> Context<A> {
                 Ok(msg_id)
             }
             Err(e) => {
-                log::error!("dropped a message to {dest}: {e}");
+                if self.admit_warning() {
+                    log::error!("dropped a message to {dest}: {e}");
+                }
                 Err(e)
             }
         }

@@ -23,14 +23,18 @@
 pub mod app;
 pub mod config;
 pub mod context;
+pub mod depth;
 pub mod error;
 pub mod event_loop;
+pub mod flow;
 pub mod harness;
 pub mod kv;
 pub mod labels;
 pub mod metrics;
 pub mod node;
+pub mod ops;
 pub mod outbox;
+pub mod pipe;
 pub mod protocol;
 pub mod request;
 pub mod rpc;
@@ -41,6 +45,7 @@ pub mod stats;
 pub mod stdio;
 pub mod testing;
 pub mod timer;
+pub mod warn;
 
 pub use app::{App, Handler, NoFlags, Routes};
 pub use config::Config;

@@ -13,29 +13,24 @@
 //! pending RPC it names; a request goes to the runtime (`init`) or the app's handler for its
 //! type, which answers it.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
 
 use crate::app::{App, Handler, Routes};
 use crate::config::Config;
 use crate::context::{Context, Identity, TimerAction};
+use crate::depth::{self, MAX_DEPTH};
 use crate::error::{Error, ErrorCode};
 use crate::labels::{MessageTypes, INIT};
 use crate::outbox::Outbox;
 use crate::protocol::{is_object, Envelope, ErrorBody, Header};
 use crate::request::{Reply, Request};
 use crate::stats::{Counter, Rejection};
+use crate::warn;
 
 /// How much of a rejected line the log shows.
 const LOG_PREVIEW_BYTES: usize = 120;
-
-/// Rejected lines logged one by one per second; beyond that a flood of bad input is summed up
-/// in one line a second, so stderr cannot grow faster than the node can think.
-const REJECTIONS_LOGGED_PER_SECOND: u32 = 100;
-
-/// The window of [`REJECTIONS_LOGGED_PER_SECOND`].
-const REJECTION_LOG_WINDOW: Duration = Duration::from_secs(1);
 
 /// A Maelstrom node running app `A`: the app's state, the messaging core, the routes.
 pub struct Node<A: App> {
@@ -43,16 +38,6 @@ pub struct Node<A: App> {
     ctx: Context<A>,
     /// The handler of each message type label, if the app registered one.
     handlers: Vec<Option<Handler<A>>>,
-    /// Rate limit of the rejected-line log.
-    rejection_log: RejectionLog,
-}
-
-/// Counts rejected-line log lines in the current window, and those held back.
-#[derive(Default)]
-struct RejectionLog {
-    window_start: Option<Instant>,
-    logged: u32,
-    suppressed: u64,
 }
 
 /// A rejected line: the reason counted, and the detail logged.
@@ -91,7 +76,6 @@ impl<A: App> Node<A> {
             app,
             ctx: Context::new(config, now, types),
             handlers,
-            rejection_log: RejectionLog::default(),
         }
     }
 
@@ -127,15 +111,25 @@ impl<A: App> Node<A> {
                         None => debug_assert!(false, "deadline of msg_id {msg_id} outlived it"),
                     }
                 }
+                TimerAction::OpDeadline { op } => self.ctx.expire_op(op),
                 TimerAction::Wake { f, .. } => f(&mut self.app, &mut self.ctx),
             }
         }
-        self.flush_rejection_summary();
+        if let Some(held) = self.ctx.warnings.take_due(now) {
+            warn::log_summary(held);
+        }
+    }
+
+    /// Writes what is still owed to the log before the node goes away: the summary of
+    /// warnings held back by the rate limit, which would otherwise wait for the end of their
+    /// one-second window. Called by [`run`](crate::run()) at exit.
+    pub fn finish(&mut self) {
+        warn::log_summary(self.ctx.warnings.take_all());
     }
 
     /// When [`fire_timers`](Self::fire_timers) next has work, if ever.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let summary = self.rejection_log_deadline();
+        let summary = self.ctx.warnings.summary_due();
         match (self.ctx.next_deadline(), summary) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -199,6 +193,11 @@ impl<A: App> Node<A> {
         }
         let header: Header<'_> = serde_json::from_str(envelope.body.get())
             .map_err(|e| Rejected::new(Rejection::BAD_BODY, e))?;
+        // The envelope adds a level; only a line that deep may hold a body too deep.
+        if depth::deeper_than(line, MAX_DEPTH + 1) {
+            let body_too_deep = depth::deeper_than(envelope.body.get().as_bytes(), MAX_DEPTH);
+            return self.refuse_deep(&envelope, &header, body_too_deep);
+        }
         if let Some(me) = self.ctx.identity.as_ref().map(|id| id.node_id.as_str()) {
             if envelope.dest != me {
                 let detail = format!("addressed to {:?}, this is {me:?}", envelope.dest);
@@ -220,15 +219,49 @@ impl<A: App> Node<A> {
             let detail = format!("{:?} request has no msg_id to answer", header.kind);
             return Err(Rejected::new(Rejection::NO_MSG_ID, detail));
         };
+        let op = match label {
+            INIT => None,
+            _ => self.ctx.begin_request(&envelope.src),
+        };
         let request = Request {
             src: &envelope.src,
             dest: &envelope.dest,
             msg_id,
             kind: &header.kind,
             body: envelope.body,
+            op,
         };
         self.dispatch(label, &request);
+        self.ctx.end_request(&request);
         Ok(())
+    }
+
+    /// A line nested deeper than [`MAX_DEPTH`]: a request whose body is that deep is answered
+    /// error 12; anything else (a reply, no `msg_id`, depth outside the body) is rejected.
+    fn refuse_deep(
+        &mut self,
+        envelope: &Envelope<'_>,
+        header: &Header<'_>,
+        body_too_deep: bool,
+    ) -> Result<(), Rejected> {
+        let detail = format!("nested deeper than {MAX_DEPTH} levels");
+        match (header.msg_id, header.in_reply_to) {
+            (Some(msg_id), None) if body_too_deep => {
+                let request = Request {
+                    src: &envelope.src,
+                    dest: &envelope.dest,
+                    msg_id,
+                    kind: &header.kind,
+                    body: envelope.body,
+                    op: None,
+                };
+                let text = format!("malformed {}: body {detail}", header.kind);
+                self.ctx.warn(format_args!("from {}: {text}", envelope.src));
+                self.ctx.reply_error_now(&request, &Error::malformed(text));
+                Ok(())
+            }
+            _ => Err(Rejected::new(Rejection::TOO_DEEP, detail)),
+        }
     }
 
     /// Answers `init` itself, anything else before it with error 11, unknown types with
@@ -253,7 +286,8 @@ impl<A: App> Node<A> {
         };
         if let Err(e) = outcome {
             if e.code() == ErrorCode::MalformedRequest {
-                log::warn!("from {}: {}", req.src, e.text());
+                self.ctx
+                    .warn(format_args!("from {}: {}", req.src, e.text()));
             } else {
                 log::debug!("{} from {} answered with {e}", req.kind, req.src);
             }
@@ -312,7 +346,7 @@ impl<A: App> Node<A> {
 
     fn reject(&mut self, rejected: Rejected, line: &[u8]) {
         self.ctx.stats.bump(rejected.reason.counter());
-        if !self.admit_rejection_log() {
+        if !self.ctx.admit_warning() {
             return;
         }
         let preview = String::from_utf8_lossy(&line[..line.len().min(LOG_PREVIEW_BYTES)]);
@@ -326,43 +360,6 @@ impl<A: App> Node<A> {
             rejected.reason,
             rejected.detail
         );
-    }
-
-    /// Whether one more rejected line may be logged in this window.
-    fn admit_rejection_log(&mut self) -> bool {
-        let now = self.ctx.now();
-        let log = &mut self.rejection_log;
-        let start = *log.window_start.get_or_insert(now);
-        if now.saturating_duration_since(start) >= REJECTION_LOG_WINDOW {
-            log.window_start = Some(now);
-            log.logged = 0;
-        }
-        if log.logged < REJECTIONS_LOGGED_PER_SECOND {
-            log.logged += 1;
-            return true;
-        }
-        log.suppressed += 1;
-        false
-    }
-
-    /// When the summary of lines held back is due, if any were.
-    fn rejection_log_deadline(&self) -> Option<Instant> {
-        let log = &self.rejection_log;
-        (log.suppressed > 0)
-            .then(|| log.window_start.map(|start| start + REJECTION_LOG_WINDOW))
-            .flatten()
-    }
-
-    /// Logs how many rejected lines were held back, once their window has ended.
-    fn flush_rejection_summary(&mut self) {
-        let due = self.rejection_log_deadline();
-        if due.is_some_and(|at| at <= self.ctx.now()) {
-            let held = std::mem::take(&mut self.rejection_log.suppressed);
-            log::warn!(
-                "{held} more rejected input lines not logged one by one \
-                 (over {REJECTIONS_LOGGED_PER_SECOND} a second); see the counters"
-            );
-        }
     }
 }
 

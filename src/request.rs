@@ -1,10 +1,13 @@
 //! What a handler reads ([`Request`]) and what an RPC callback reads ([`Reply`]): views of
 //! one input line, borrowed, parsed only as far as asked.
 
+use std::time::Instant;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorCode};
+use crate::ops::OpRef;
 
 /// A request being handled: who sent it, its `msg_id` and `type`, and its body, unparsed.
 ///
@@ -17,6 +20,8 @@ pub struct Request<'a> {
     pub(crate) msg_id: u64,
     pub(crate) kind: &'a str,
     pub(crate) body: &'a RawValue,
+    /// The operation a client's request opened, and its deadline.
+    pub(crate) op: Option<(OpRef, Instant)>,
 }
 
 impl<'a> Request<'a> {
@@ -97,18 +102,32 @@ impl<'a> Request<'a> {
         ReplyTo {
             dest: self.src.into(),
             in_reply_to: self.msg_id,
+            op: self.op,
         }
+    }
+
+    /// For a client's request, the instant by which it must be answered:
+    /// [`Config::op_deadline`](crate::Config::op_deadline) after its arrival. `None` for
+    /// requests from nodes and services, which have no deadline of the runtime's.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.op.map(|(_, at)| at)
     }
 }
 
 /// Whom to answer and to what: a request's sender and `msg_id`, kept after the request is
 /// gone. Answer it with [`Context::reply_later`](crate::Context::reply_later) or
-/// [`Context::reply_error`](crate::Context::reply_error). Nothing stops answering twice;
-/// Maelstrom would see two replies.
+/// [`Context::reply_error`](crate::Context::reply_error).
+///
+/// A client's request is answered once and only before its [`deadline`](Self::deadline): a
+/// request its handler left unanswered is answered with error 0 by the runtime at the
+/// deadline, and an answer through its `ReplyTo` after that, or after a first answer, is
+/// dropped (counted, and logged within the warnings' rate limit). Requests from nodes and
+/// services are not policed: nothing stops answering them twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyTo {
     pub(crate) dest: Box<str>,
     pub(crate) in_reply_to: u64,
+    pub(crate) op: Option<(OpRef, Instant)>,
 }
 
 impl ReplyTo {
@@ -120,6 +139,12 @@ impl ReplyTo {
     /// The `msg_id` of its request.
     pub fn in_reply_to(&self) -> u64 {
         self.in_reply_to
+    }
+
+    /// The request's [`deadline`](Request::deadline): for a client, the instant by which the
+    /// answer must be written, to plan retries within; `None` for nodes and services.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.op.map(|(_, at)| at)
     }
 }
 

@@ -157,6 +157,12 @@ impl<C> PendingRpcs<C> {
         self.slots.get(key.0 as usize)
     }
 
+    /// The RPC with `msg_id` and its key, if pending, to change its timer or send time.
+    pub fn get_mut(&mut self, msg_id: u64) -> Option<(PendingKey, &mut Pending<C>)> {
+        let key = *self.by_msg_id.get(&msg_id)?;
+        Some((key, self.slots.get_mut(key.0 as usize)?))
+    }
+
     /// Releases memory held for a past peak once the table has emptied out.
     pub fn shrink_if_idle(&mut self) {
         if self.slots.is_empty() && self.slots.capacity() > IDLE_CAPACITY {

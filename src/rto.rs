@@ -9,8 +9,8 @@
 //! - the first round-trip sample `R` sets `SRTT = R`, `RTTVAR = R / 2`;
 //! - every later sample `R'` sets `RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R'|`, then
 //!   `SRTT = 7/8 SRTT + 1/8 R'`;
-//! - `RTO = SRTT + max(G, 4 RTTVAR)`, clamped to [`RtoBounds`], where `G` is the clock
-//!   granularity (one millisecond: the timer wheel's tick);
+//! - `RTO = SRTT + max(G, 4 RTTVAR, SRTT / 4)`, clamped to [`RtoBounds`], where `G` is the
+//!   clock granularity (one millisecond: the timer wheel's tick);
 //! - each timeout doubles the RTO (exponential backoff, up to the upper bound), and the
 //!   backed-off value is kept until a new sample arrives (the second half of Karn's rule).
 //!
@@ -19,6 +19,13 @@
 //! `msg_id` of its own and a reply names the one it answers, so the caller always knows which
 //! send time to measure from: every reply is a valid sample, and taking it is what lets the
 //! estimate catch up with a network that slowed down.
+//!
+//! The `SRTT / 4` floor is ours, not the RFC's. On a simulated network with constant latency
+//! (mionode-load's default, and any quiet Maelstrom run) every sample is the same, RTTVAR
+//! decays to nothing within a few dozen replies, and the RTO settles a millisecond above the
+//! round trip: then the node taking a few milliseconds more to read a burst of replies makes
+//! every request in flight time out spuriously and go out again. A quarter of the round trip
+//! is the margin TCP gets from its 200 ms minimum on a fast path, scaled to the path.
 //!
 //! Time is an argument: samples are durations the caller measured with the `now` it was given.
 
@@ -39,13 +46,16 @@ pub struct RtoBounds {
 }
 
 impl Default for RtoBounds {
-    /// An initial RTO of 1 s as RFC 6298 asks; a minimum of 10 ms (the RFC's 1 s minimum is for
-    /// the Internet's delayed ACKs, which Maelstrom's networks do not have); a maximum of 4 s,
+    /// An initial RTO of 1 s as RFC 6298 asks; a minimum of 100 ms (the RFC's 1 s minimum is
+    /// for the Internet's delayed ACKs, which Maelstrom's networks do not have, but a node on a
+    /// busy two-core machine is routinely descheduled for tens of milliseconds: below 100 ms,
+    /// a round trip of a millisecond made every such pause a wave of spurious retries, and
+    /// recovering a loss faster buys nothing against a 4.5 s deadline); a maximum of 4 s,
     /// under Maelstrom's 5 s client timeout.
     fn default() -> Self {
         RtoBounds {
             initial: Duration::from_secs(1),
-            min: Duration::from_millis(10),
+            min: Duration::from_millis(100),
             max: Duration::from_secs(4),
         }
     }
@@ -107,7 +117,10 @@ impl RttEstimator {
     pub fn rto(&self) -> Duration {
         let base = match self.smoothed {
             None => self.bounds.initial,
-            Some((srtt, rttvar)) => srtt.saturating_add(GRANULARITY.max(rttvar * 4)),
+            Some((srtt, rttvar)) => {
+                let margin = GRANULARITY.max(rttvar * 4).max(srtt / 4);
+                srtt.saturating_add(margin)
+            }
         };
         let backed_off = base.saturating_mul(1u32.checked_shl(self.backoffs).unwrap_or(u32::MAX));
         backed_off.clamp(self.bounds.min, self.bounds.max)
@@ -177,7 +190,7 @@ mod tests {
         for _ in 0..50 {
             fast.sample(Duration::from_micros(20));
         }
-        assert_eq!(fast.rto(), ms(10), "clamped up to the minimum");
+        assert_eq!(fast.rto(), ms(100), "clamped up to the minimum");
     }
 
     #[test]
@@ -185,11 +198,23 @@ mod tests {
         let mut est = RttEstimator::new(RtoBounds::default());
         est.sample(ms(500));
         for _ in 0..200 {
-            est.sample(ms(20));
+            est.sample(ms(400));
         }
         let srtt = est.srtt().unwrap();
-        assert!(srtt.abs_diff(ms(20)) < ms(1), "srtt {srtt:?}");
-        assert!(est.rto() <= ms(25), "rto {:?}", est.rto());
+        assert!(srtt.abs_diff(ms(400)) < ms(1), "srtt {srtt:?}");
+        assert!(est.rto() <= ms(501), "rto {:?}", est.rto());
+    }
+
+    /// Regression: with constant samples RTTVAR vanishes; the RTO keeps a quarter of the
+    /// round trip as margin, so a reply a few milliseconds late is not a timeout.
+    #[test]
+    fn a_constant_round_trip_keeps_a_margin() {
+        let mut est = RttEstimator::new(RtoBounds::default());
+        for _ in 0..1000 {
+            est.sample(ms(100));
+        }
+        assert_eq!(est.rttvar(), Some(Duration::ZERO));
+        assert_eq!(est.rto(), ms(125));
     }
 
     proptest! {

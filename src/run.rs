@@ -8,20 +8,54 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, FromArgMatches};
 
 use crate::app::App;
-use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, DEFAULT_OUTBOX_HIGH_WATER};
+use crate::config::{
+    Config, DEFAULT_MAX_LINE_BYTES, DEFAULT_OUTBOX_HIGH_WATER, DEFAULT_RPC_WINDOW,
+};
 use crate::event_loop::{self, Exit, Service};
 use crate::metrics::http::HttpConfig;
 use crate::metrics::{MetricsOptions, MetricsService};
 use crate::node::Node;
+use crate::rto::RtoBounds;
 use crate::sim::cli::Command;
 
 /// Where metrics are served when only `--metrics-sd-dir` is given.
 const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:0";
+
+/// Smallest `--max-line-bytes` and `--outbox-high-water`: 64 KiB, room for an `init` naming
+/// 1,000 nodes with ids of up to 60 characters.
+pub const MIN_SIZE_FLAG: u64 = 64 << 10;
+
+/// Largest `--max-line-bytes` and `--outbox-high-water`: 1 GiB, far beyond any useful message
+/// and still an allocation the machine can make.
+pub const MAX_SIZE_FLAG: u64 = 1 << 30;
+
+/// Range of `--op-deadline-ms`: at least 10 ms (time for one round trip), at most a minute.
+/// Under Maelstrom it must stay under 5,000 ms (an answer after its client timeout breaks its
+/// reader of the node); longer deadlines are for slower drivers, such as tests in debug builds.
+pub const OP_DEADLINE_RANGE_MS: std::ops::RangeInclusive<u64> = 10..=60_000;
+
+/// Largest `--rpc-window`.
+pub const MAX_RPC_WINDOW: u64 = 1 << 20;
+
+fn size_flag() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(MIN_SIZE_FLAG..=MAX_SIZE_FLAG)
+}
+
+fn op_deadline_ms(s: &str) -> Result<Duration, String> {
+    let ms = s.parse::<u64>().map_err(|e| e.to_string())?;
+    if OP_DEADLINE_RANGE_MS.contains(&ms) {
+        Ok(Duration::from_millis(ms))
+    } else {
+        let (lo, hi) = OP_DEADLINE_RANGE_MS.into_inner();
+        Err(format!("{ms} is not in {lo}..={hi}"))
+    }
+}
 
 /// The runtime's own flags, shared by every node binary.
 #[derive(Debug, Clone, Args)]
@@ -31,14 +65,26 @@ pub struct RuntimeFlags {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Longest input line accepted, in bytes; longer lines are discarded and logged.
-    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
+    /// Longest input line accepted, in bytes (65536 to 1073741824); longer lines are
+    /// discarded and logged.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES, value_name = "BYTES", value_parser = size_flag())]
     pub max_line_bytes: usize,
 
-    /// Unflushed output, in bytes, above which the node stops reading input until stdout
-    /// drains.
-    #[arg(long, default_value_t = DEFAULT_OUTBOX_HIGH_WATER, value_name = "BYTES")]
+    /// Unflushed output, in bytes (65536 to 1073741824), above which the node stops reading
+    /// input until stdout drains.
+    #[arg(long, default_value_t = DEFAULT_OUTBOX_HIGH_WATER, value_name = "BYTES", value_parser = size_flag())]
     pub outbox_high_water: usize,
+
+    /// Deadline of every client request, in milliseconds from its arrival (10 to 60000; under
+    /// Maelstrom, below its 5000 ms client timeout): an operation not answered by then is
+    /// answered error 0, and a later answer is dropped.
+    #[arg(long = "op-deadline-ms", default_value = "4500", value_name = "MS", value_parser = op_deadline_ms)]
+    pub op_deadline: Duration,
+
+    /// RPCs on the wire at once (1 to 1048576); more wait in a queue until replies make room.
+    #[arg(long, default_value_t = DEFAULT_RPC_WINDOW, value_name = "N",
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_RPC_WINDOW))]
+    pub rpc_window: usize,
 
     /// Log level on stderr: error, warn, info, debug or trace. RUST_LOG overrides it.
     #[arg(
@@ -68,6 +114,9 @@ impl RuntimeFlags {
             seed: self.seed,
             max_line_bytes: self.max_line_bytes,
             outbox_high_water: self.outbox_high_water,
+            op_deadline: self.op_deadline,
+            rpc_window: self.rpc_window,
+            rto: RtoBounds::default(),
         }
     }
 
@@ -150,6 +199,12 @@ pub fn run<A: App>() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if let Err(why) = A::check(&cli.app, &cli.runtime.config()) {
+        let mut command = Cli::<A::Flags>::command();
+        command
+            .error(clap::error::ErrorKind::ArgumentConflict, why)
+            .exit();
+    }
     if let Some(Command::Simulate(args)) = &cli.command {
         return simulate::<A>(&cli, args);
     }
@@ -212,6 +267,7 @@ fn serve<A: App>(cli: &Cli<A::Flags>) -> io::Result<Exit> {
     let mut services: Vec<&mut dyn Service<A>> = Vec::new();
     services.extend(metrics.as_mut().map(|m| m as &mut dyn Service<A>));
     let exit = event_loop::run(&mut node, &mut services);
+    node.finish();
     // Dropping the service removes its discovery file: the node is gone.
     drop(metrics);
     exit

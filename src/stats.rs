@@ -13,7 +13,7 @@ use metrics::Unit;
 
 /// Gauge: RPCs awaiting a reply or a timeout.
 pub const RPCS_OUTSTANDING: &str = "mionode_rpcs_outstanding";
-/// Counter: RPC requests written.
+/// Counter: RPC requests made.
 pub const RPCS_SENT: &str = "mionode_rpcs_sent_total";
 /// Counter, label `outcome`: RPCs ended.
 pub const RPCS_COMPLETED: &str = "mionode_rpcs_completed_total";
@@ -31,6 +31,20 @@ pub const MALFORMED_INPUT: &str = "mionode_malformed_input_total";
 pub const OUTBOX_BYTES: &str = "mionode_outbox_bytes";
 /// Counter: turns of the poll loop.
 pub const LOOP_TURNS: &str = "mionode_loop_turns_total";
+/// Counter: client requests answered error 0 by the runtime at their deadline.
+pub const OPS_EXPIRED: &str = "mionode_op_deadline_expired_total";
+/// Counter: answers of the app dropped (past the deadline, or a second answer).
+pub const ANSWERS_DROPPED: &str = "mionode_answers_dropped_total";
+/// Counter: warnings held back by the rate limit.
+pub const WARNINGS_HELD: &str = "mionode_warnings_suppressed_total";
+/// Gauge: RPCs sent and awaiting a reply or a timeout.
+pub const RPC_WINDOW_IN_FLIGHT: &str = "mionode_rpc_window_in_flight";
+/// Gauge: RPCs waiting for room in the window.
+pub const RPC_WINDOW_QUEUED: &str = "mionode_rpc_window_queued";
+/// Gauge, label `dest`: smoothed round trip to a destination.
+pub const RPC_SRTT: &str = "mionode_rpc_srtt_seconds";
+/// Gauge, label `dest`: retransmission timeout of a destination.
+pub const RPC_RTO: &str = "mionode_rpc_rto_seconds";
 
 /// What kind of metric a [`MetricDef`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +80,7 @@ const fn def(name: &'static str, kind: Kind, unit: Unit, help: &'static str) -> 
 }
 
 /// Every runtime metric: the one list their names, kinds and descriptions come from.
-pub const METRICS: [MetricDef; 10] = [
+pub const METRICS: [MetricDef; 17] = [
     def(
         RPCS_OUTSTANDING,
         Kind::Gauge,
@@ -77,7 +91,8 @@ pub const METRICS: [MetricDef; 10] = [
         RPCS_SENT,
         Kind::Counter,
         Unit::Count,
-        "RPC requests written, retries included.",
+        "RPC requests made, retries included; one waiting in the window's queue counts, \
+         written or not.",
     ),
     def(
         RPCS_COMPLETED,
@@ -131,6 +146,50 @@ pub const METRICS: [MetricDef; 10] = [
         Unit::Count,
         "Turns of the poll loop: one wait for events and the work that followed.",
     ),
+    def(
+        OPS_EXPIRED,
+        Kind::Counter,
+        Unit::Count,
+        "Client requests left unanswered by the app until their deadline (--op-deadline-ms), \
+         answered error 0 by the runtime.",
+    ),
+    def(
+        ANSWERS_DROPPED,
+        Kind::Counter,
+        Unit::Count,
+        "Answers of the app not written: past their request's deadline, or a second answer.",
+    ),
+    def(
+        WARNINGS_HELD,
+        Kind::Counter,
+        Unit::Count,
+        "Per-message warnings not logged one by one: over the rate limit.",
+    ),
+    def(
+        RPC_WINDOW_IN_FLIGHT,
+        Kind::Gauge,
+        Unit::Count,
+        "RPCs sent and awaiting a reply or a timeout: at most --rpc-window.",
+    ),
+    def(
+        RPC_WINDOW_QUEUED,
+        Kind::Gauge,
+        Unit::Count,
+        "RPCs waiting for room in the window, not yet sent.",
+    ),
+    def(
+        RPC_SRTT,
+        Kind::Gauge,
+        Unit::Seconds,
+        "Smoothed round trip (RFC 6298) to each destination that has answered: the \
+         cluster's nodes and up to 32 others.",
+    ),
+    def(
+        RPC_RTO,
+        Kind::Gauge,
+        Unit::Seconds,
+        "Retransmission timeout of each destination with an estimate, backoff included.",
+    ),
 ];
 
 /// Every runtime metric's name.
@@ -170,7 +229,7 @@ macro_rules! counters {
 }
 
 counters! {
-    /// RPC requests written.
+    /// RPC requests made (written, or waiting in the window's queue).
     RpcsSent => RPCS_SENT, None;
     /// RPCs answered with a reply that is not an `error`.
     RpcsOk => RPCS_COMPLETED, Some(("outcome", "ok"));
@@ -198,6 +257,15 @@ counters! {
     NoMsgId => MALFORMED_INPUT, Some(("reason", "no_msg_id"));
     /// Messages addressed to another node.
     Misaddressed => MALFORMED_INPUT, Some(("reason", "misaddressed"));
+    /// Lines nested deeper than [`MAX_DEPTH`](crate::depth::MAX_DEPTH) that could not be
+    /// answered (a reply, or no `msg_id`); answerable ones count as malformed requests.
+    TooDeep => MALFORMED_INPUT, Some(("reason", "too_deep"));
+    /// Client requests the runtime answered with error 0 at their deadline.
+    OpsExpired => OPS_EXPIRED, None;
+    /// Answers of the app dropped: past their request's deadline, or a second answer.
+    AnswersDropped => ANSWERS_DROPPED, None;
+    /// Warnings held back by the rate limit.
+    WarningsHeld => WARNINGS_HELD, None;
     /// Turns of the poll loop: one wait for events and the work that followed.
     LoopTurns => LOOP_TURNS, None;
 }
@@ -221,6 +289,8 @@ impl Rejection {
     pub const NO_MSG_ID: Rejection = Rejection(Counter::NoMsgId);
     /// Addressed to another node.
     pub const MISADDRESSED: Rejection = Rejection(Counter::Misaddressed);
+    /// Nested too deeply, and not a request that can be answered.
+    pub const TOO_DEEP: Rejection = Rejection(Counter::TooDeep);
 
     /// Its counter.
     pub fn counter(self) -> Counter {

@@ -88,7 +88,7 @@ const SILENT: &[(&[u8], &str)] = &[
 
 #[test]
 fn malformed_lines_are_logged_and_the_next_echo_is_answered() {
-    let mut node = NodeProc::init("n1", &["n1"], &["--max-line-bytes", "4096"]);
+    let mut node = NodeProc::init("n1", &["n1"], &["--max-line-bytes", "65536"]);
     for (i, (line, _)) in SILENT.iter().enumerate() {
         node.send_raw(line);
         node.send_raw(b"\n");
@@ -121,7 +121,7 @@ fn malformed_lines_are_logged_and_the_next_echo_is_answered() {
 
 #[test]
 fn over_long_line_is_discarded_and_the_node_goes_on() {
-    let mut node = NodeProc::init("n1", &["n1"], &["--max-line-bytes", "1000"]);
+    let mut node = NodeProc::init("n1", &["n1"], &["--max-line-bytes", "65536"]);
     let mut long = br#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":5,"echo":""#.to_vec();
     long.extend(std::iter::repeat_n(b'x', 200_000));
     long.extend_from_slice(b"\"}}\n");
@@ -206,7 +206,7 @@ fn a_flood_of_bad_lines_is_summed_up_in_the_log() {
     let one_by_one = stderr.matches("rejected input line").count();
     assert!(one_by_one <= 200, "{one_by_one} lines logged one by one");
     assert!(
-        stderr.contains("more rejected input lines not logged one by one"),
+        stderr.contains("more warnings not logged one by one"),
         "{stderr}"
     );
 }

@@ -94,7 +94,11 @@ fn batches_of_zero_one_and_three_values_answer_in_order() {
 #[test]
 fn batch_of_100000_values_comes_back_in_order_despite_reversed_delivery() {
     // The test's own loopback (JSON in a debug build) is the slow part: give it time.
-    let mut node = NodeProc::init("n1", &["n1"], &["--rpc-timeout-ms", "60000"]);
+    let mut node = NodeProc::init(
+        "n1",
+        &["n1"],
+        &["--rpc-timeout-ms", "60000", "--op-deadline-ms", "60000"],
+    );
     let values = json!((0..100_000)
         .map(|i| json!(i * 7 % 1000))
         .collect::<Vec<_>>());

@@ -46,8 +46,10 @@ use crate::labels::MessageTypes;
 use crate::stats::Counter as Count;
 
 pub use crate::stats::{
-    Kind, MetricDef, LOOP_TURNS, MALFORMED_INPUT, MESSAGES_RECEIVED, MESSAGES_SENT, METRICS, NAMES,
-    OUTBOX_BYTES, RPCS_COMPLETED, RPCS_OUTSTANDING, RPCS_SENT, RPC_DURATION, STALE_REPLIES,
+    Kind, MetricDef, ANSWERS_DROPPED, LOOP_TURNS, MALFORMED_INPUT, MESSAGES_RECEIVED,
+    MESSAGES_SENT, METRICS, NAMES, OPS_EXPIRED, OUTBOX_BYTES, RPCS_COMPLETED, RPCS_OUTSTANDING,
+    RPCS_SENT, RPC_DURATION, RPC_RTO, RPC_SRTT, RPC_WINDOW_IN_FLIGHT, RPC_WINDOW_QUEUED,
+    STALE_REPLIES, WARNINGS_HELD,
 };
 pub use service::{recorder_builder, MetricsOptions, MetricsService, UPKEEP_INTERVAL};
 
@@ -63,6 +65,8 @@ pub const LATENCY_BUCKETS: [f64; 16] = [
 #[derive(Clone)]
 pub struct Metrics {
     rpcs_outstanding: Gauge,
+    window_in_flight: Gauge,
+    window_queued: Gauge,
     outbox_bytes: Gauge,
     /// Indexed like [`stats::Counter::ALL`](crate::stats::Counter::ALL).
     counters: Vec<Counter>,
@@ -86,6 +90,8 @@ impl Metrics {
         };
         Metrics {
             rpcs_outstanding: metrics::gauge!(RPCS_OUTSTANDING),
+            window_in_flight: metrics::gauge!(RPC_WINDOW_IN_FLIGHT),
+            window_queued: metrics::gauge!(RPC_WINDOW_QUEUED),
             outbox_bytes: metrics::gauge!(OUTBOX_BYTES),
             counters: Count::ALL
                 .iter()
@@ -109,6 +115,16 @@ impl Metrics {
     pub fn sync<A>(&self, ctx: &Context<A>) {
         let stats = ctx.stats();
         self.rpcs_outstanding.set(ctx.pending_rpcs() as f64);
+        self.window_in_flight.set(ctx.rpcs_in_flight() as f64);
+        self.window_queued.set(ctx.rpcs_queued() as f64);
+        // Bounded: the cluster's nodes and at most 32 other destinations.
+        for (dest, path) in ctx.rtt_estimates() {
+            let est = &path.estimator;
+            if let Some(srtt) = est.srtt() {
+                metrics::gauge!(RPC_SRTT, "dest" => dest.to_owned()).set(srtt.as_secs_f64());
+            }
+            metrics::gauge!(RPC_RTO, "dest" => dest.to_owned()).set(est.rto().as_secs_f64());
+        }
         self.outbox_bytes.set(ctx.outbox_len() as f64);
         for (handle, &counter) in self.counters.iter().zip(Count::ALL) {
             handle.absolute(stats.get(counter));
@@ -168,8 +184,8 @@ mod tests {
         metrics: &Metrics,
         recorder: &metrics_exporter_prometheus::PrometheusRecorder,
     ) -> String {
-        metrics.sync(node.context());
-        let _ = node;
+        // Per-destination gauges are looked up at sync, from the recorder in force.
+        metrics::with_local_recorder(recorder, || metrics.sync(node.context()));
         recorder.handle().render()
     }
 

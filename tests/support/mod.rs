@@ -106,6 +106,12 @@ impl NodeProc {
         }
     }
 
+    /// Takes stdin, to write from another thread (a flood that would otherwise fill the
+    /// pipes both ways); dropping it closes the node's input.
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin open")
+    }
+
     /// Closes stdin, as at the end of a local run.
     pub fn close_stdin(&mut self) {
         self.stdin = None;

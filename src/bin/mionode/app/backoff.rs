@@ -104,16 +104,18 @@ pub(super) fn relay(app: &mut RpcChapter, ctx: &mut Ctx, req: &Request<'_>) -> R
     let attempts = flags.backoff_attempts.clamp(1, MAX_FLAG_ATTEMPTS);
     let (base_ms, max_ms) = (millis(flags.backoff_base), millis(flags.backoff_max));
     let timeout = flags.backoff_attempt_timeout;
+    let to = req.reply_to();
     let plan = Plan {
         attempts,
         timeout,
         delays_ms: schedule(base_ms, max_ms, attempts - 1, ctx.rng()),
         late_replies: true,
+        until: retry::answer_by(&to),
+        adaptive: false,
     };
     let body = payload
         .to_raw()
         .map_err(|e| Error::crash(format!("backoff_relay: payload did not serialize: {e}")))?;
-    let to = req.reply_to();
     retry::start(
         app,
         ctx,

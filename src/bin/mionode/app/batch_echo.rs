@@ -82,6 +82,7 @@ pub(super) fn handle(app: &mut RpcChapter, ctx: &mut Ctx, req: &Request<'_>) -> 
         remaining: count,
     });
     let me = ctx.node_id().to_owned();
+    let until = retry::answer_by(&app.batches.table[key].to);
     for (index, echo) in values.into_iter().enumerate() {
         let body = match serde_json::value::to_raw_value(&Body::Echo { echo }) {
             Ok(body) => body,
@@ -96,6 +97,8 @@ pub(super) fn handle(app: &mut RpcChapter, ctx: &mut Ctx, req: &Request<'_>) -> 
             timeout: app.flags.rpc_timeout,
             delays_ms: Vec::new(),
             late_replies: false,
+            until,
+            adaptive: true,
         };
         let slot = Slot { key, id, index };
         let echo = retry::start(app, ctx, &me, body, plan, move |app, ctx, outcome| {
@@ -160,12 +163,12 @@ fn fail(app: &mut RpcChapter, ctx: &mut Ctx, key: usize, error: Error) {
     for &echo in &batch.echoes {
         retry::cancel(app, ctx, echo);
     }
-    log::warn!(
+    ctx.warn(format_args!(
         "batch_echo from {} (msg_id {}) failed: {}",
         batch.to.dest(),
         batch.to.in_reply_to(),
         error.text()
-    );
+    ));
     ctx.reply_error(&batch.to, &error);
 }
 
@@ -342,8 +345,9 @@ mod tests {
         }
     }
 
-    /// `--rpc-timeout-ms` takes any u64: the largest wrapped around to a deadline in the past
+    /// `--rpc-timeout-ms` took any u64: the largest wrapped around to a deadline in the past
     /// and timed out at once, and `Duration::MAX` from a library caller overflowed `Instant`.
+    /// (The flag is now at most a day; flags built in code still take any `Duration`.)
     #[test]
     fn huge_rpc_timeout_does_not_wrap_into_an_early_deadline() {
         for timeout in [Duration::from_millis(u64::MAX), Duration::MAX] {
@@ -353,7 +357,8 @@ mod tests {
             });
             h.advance_ms(5);
             let sent = h.deliver("c1", batch(json!(["v"])));
-            assert!(h.advance_ms(3_600_000).is_empty(), "timed out early");
+            // The first attempt gets the initial adaptive timeout, 1 s, not a wrapped one.
+            assert!(h.advance_ms(999).is_empty(), "timed out early");
             assert_eq!(answer(&mut h, &sent[0])[0]["body"]["results"], json!(["v"]));
         }
     }

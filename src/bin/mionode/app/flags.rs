@@ -14,12 +14,14 @@ const MAX_FLAG_MILLIS: u64 = 86_400_000;
 /// defaults, the same as the flags'.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Flags {
-    /// Deadline of each echo RPC of a batch_echo, in milliseconds.
-    #[arg(long = "rpc-timeout-ms", default_value = "1000", value_name = "MS", value_parser = to_duration)]
+    /// Longest deadline of each echo RPC of a batch_echo, in milliseconds: each attempt gets
+    /// the adaptive retransmission timeout of RFC 6298, at most this.
+    #[arg(long = "rpc-timeout-ms", default_value = "1000", value_name = "MS", value_parser = millis)]
     pub rpc_timeout: Duration,
 
-    /// Attempts per echo of a batch_echo before the batch fails with error 0.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Attempts per echo of a batch_echo before the batch fails with error 0 (fewer if the
+    /// operation deadline comes first).
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = attempts())]
     pub rpc_attempts: u32,
 
     /// Deadline of a proxy's RPC to its target, in milliseconds; after it, the proxy answers
@@ -63,7 +65,7 @@ impl Default for Flags {
     fn default() -> Self {
         Flags {
             rpc_timeout: Duration::from_secs(1),
-            rpc_attempts: 3,
+            rpc_attempts: 10,
             proxy_timeout: Duration::from_secs(1),
             relay_timeout: Duration::from_millis(500),
             relay_attempts: 3,
@@ -74,13 +76,6 @@ impl Default for Flags {
             backoff_attempt_timeout: Duration::from_millis(500),
         }
     }
-}
-
-/// Any number of milliseconds (`--rpc-timeout-ms` has always taken any u64).
-fn to_duration(s: &str) -> Result<Duration, String> {
-    s.parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|e| e.to_string())
 }
 
 /// A deadline in milliseconds: at least 1 (a zero deadline could never be met).
@@ -106,4 +101,58 @@ fn millis_or_zero(s: &str) -> Result<Duration, String> {
 /// A number of attempts: at least the first one.
 fn attempts() -> clap::builder::RangedI64ValueParser<u32> {
     clap::value_parser!(u32).range(1..=i64::from(MAX_FLAG_ATTEMPTS))
+}
+
+impl Flags {
+    /// Checks that every operation's worst case fits in `deadline` (the runtime's
+    /// `--op-deadline-ms`): the longest the operation can take when every attempt times out
+    /// and every wait is at its longest. `batch_echo` retries until its deadline, so only its
+    /// first attempt must fit.
+    pub fn check(&self, deadline: Duration) -> Result<(), String> {
+        let ms = |d: Duration| d.as_millis();
+        let relay = self.relay_timeout.saturating_mul(self.relay_attempts);
+        let backoff = self.backoff_worst_case();
+        let plans = [
+            (
+                "--rpc-timeout-ms",
+                self.rpc_timeout,
+                "a batch_echo's echo attempt",
+            ),
+            ("--proxy-timeout-ms", self.proxy_timeout, "a proxy"),
+            ("--relay-timeout-ms x --relay-attempts", relay, "a relay"),
+            (
+                "--backoff-attempts x --backoff-attempt-timeout-ms + backoff waits",
+                backoff,
+                "a backoff_relay",
+            ),
+        ];
+        for (flags, worst, what) in plans {
+            if worst > deadline {
+                return Err(format!(
+                    "{flags} let {what} take up to {} ms, over the operation deadline of {} ms \
+                     (--op-deadline-ms); shorten them or raise the deadline",
+                    ms(worst),
+                    ms(deadline)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The longest a backoff_relay can take: every attempt times out, every wait is at its
+    /// cap with the most jitter.
+    pub fn backoff_worst_case(&self) -> Duration {
+        let base = u64::try_from(self.backoff_base.as_millis()).unwrap_or(u64::MAX);
+        let max = u64::try_from(self.backoff_max.as_millis()).unwrap_or(u64::MAX);
+        let waits: u64 = (0..self.backoff_attempts.saturating_sub(1))
+            .map(|k| {
+                let doubled = base.saturating_mul(2u64.saturating_pow(k)).min(max);
+                doubled.saturating_add(doubled / 10).min(max)
+            })
+            .fold(0, u64::saturating_add);
+        let attempts = self
+            .backoff_attempt_timeout
+            .saturating_mul(self.backoff_attempts);
+        attempts.saturating_add(Duration::from_millis(waits))
+    }
 }

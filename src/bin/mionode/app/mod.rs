@@ -64,6 +64,10 @@ impl App for RpcChapter {
         }
     }
 
+    fn check(flags: &Flags, config: &mionode::Config) -> Result<(), String> {
+        flags.check(config.op_deadline)
+    }
+
     fn routes(routes: &mut Routes<Self>) {
         routes
             .on("echo", echo::handle)

@@ -104,7 +104,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PayloadVisitor<'a> {
 /// services. Sending anywhere else would break Maelstrom's reader for this node, losing
 /// everything it sends afterwards.
 pub(super) fn check_target<A>(
-    ctx: &Context<A>,
+    ctx: &mut Context<A>,
     req: &Request<'_>,
     target: &str,
 ) -> Result<(), Error> {
@@ -112,14 +112,14 @@ pub(super) fn check_target<A>(
         return Ok(());
     }
     let text = format!("node {target:?} not found: neither in node_ids nor a Maelstrom service");
-    log::warn!("{} from {}: {text}", req.kind(), req.src());
+    ctx.warn(format_args!("{} from {}: {text}", req.kind(), req.src()));
     Err(Error::new(ErrorCode::NodeNotFound, text))
 }
 
 impl<'a> Forward<'a> {
     /// Parses the fields of `req` and checks its target: error 12 (malformed) or error 1
     /// (unknown target) otherwise.
-    pub(super) fn parse<A>(ctx: &Context<A>, req: &Request<'a>) -> Result<Self, Error> {
+    pub(super) fn parse<A>(ctx: &mut Context<A>, req: &Request<'a>) -> Result<Self, Error> {
         let forward: Forward<'a> = req.body()?;
         check_target(ctx, req, &forward.target)?;
         Ok(forward)

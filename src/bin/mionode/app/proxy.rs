@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::bodies::Body;
 use super::outbound::{check_target, Payload};
+use super::retry;
 use super::{Ctx, RpcChapter};
 
 #[derive(Deserialize)]
@@ -27,7 +28,8 @@ pub(super) fn handle(app: &mut RpcChapter, ctx: &mut Ctx, req: &Request<'_>) -> 
     let Proxy { target, inner } = req.body()?;
     check_target(ctx, req, &target)?;
     let to = req.reply_to();
-    let timeout = app.flags.proxy_timeout;
+    // Cut to end before the client's deadline: a proxy answers within it, or not at all.
+    let timeout = retry::fit(app.flags.proxy_timeout, ctx.now(), retry::answer_by(&to));
     ctx.rpc(
         &target,
         &inner,

@@ -17,16 +17,18 @@ use super::{Ctx, RpcChapter};
 
 pub(super) fn handle(app: &mut RpcChapter, ctx: &mut Ctx, req: &Request<'_>) -> Result<(), Error> {
     let Forward { target, payload } = Forward::parse(ctx, req)?;
+    let to = req.reply_to();
     let plan = Plan {
         attempts: app.flags.relay_attempts.clamp(1, MAX_FLAG_ATTEMPTS),
         timeout: app.flags.relay_timeout,
         delays_ms: Vec::new(),
         late_replies: true,
+        until: retry::answer_by(&to),
+        adaptive: false,
     };
     let body = payload
         .to_raw()
         .map_err(|e| Error::crash(format!("relay: payload did not serialize: {e}")))?;
-    let to = req.reply_to();
     retry::start(
         app,
         ctx,
@@ -241,9 +243,14 @@ mod tests {
             json!({"type":"backoff_relay","msg_id":4,"target":"n2","payload":{"type":"read"}});
         attempt(d.deliver("c1", body));
         assert!(
-            d.advance_ms(3_600_000).is_empty(),
-            "no retry or timeout within an hour"
+            d.advance_ms(4000).is_empty(),
+            "no retry or timeout before the operation deadline"
         );
         assert_eq!(d.request("n2", read_ok(first))["body"]["type"], "relay_ok");
+        // The backoff_relay's endless attempt is cut to the deadline: error 0 by 4.5 s.
+        let out = d.advance_ms(500);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0]["body"]["code"], 0);
+        assert_eq!(out[0]["body"]["in_reply_to"], 4);
     }
 }

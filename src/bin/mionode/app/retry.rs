@@ -31,6 +31,22 @@
 //! attempt timing out.) The operation fails with error 0 once it has made all its attempts
 //! and the last of them has timed out.
 //!
+//! # The operation's deadline
+//!
+//! An operation started for a client's request carries its deadline ([`Plan::until`], from
+//! [`answer_by`]): every attempt's timeout and every wait is cut to end by then, no attempt
+//! starts after it, and the operation fails with error 0 when it comes, whatever attempts
+//! the plan had left. So a client is answered within the runtime's `--op-deadline-ms` by the
+//! operation itself, a little before the runtime would answer in its place.
+//!
+//! # Adaptive attempts
+//!
+//! A plan with [`Plan::adaptive`] (`batch_echo`) gives each attempt the destination's
+//! retransmission timeout ([`Context::rpc_rto`](mionode::Context::rpc_rto): RFC 6298 from the
+//! round trips seen, doubled per retry of the same request, at most [`Plan::timeout`]) and
+//! lets the runtime's window pace the requests: on a slow network the timeouts grow with
+//! the round trip instead of firing early and piling retries onto the queue.
+//!
 //! # State
 //!
 //! An operation outlives many callbacks and wake-ups, and all of them need the same state:
@@ -40,7 +56,7 @@
 
 use std::time::{Duration, Instant};
 
-use mionode::{Error, ErrorCode, MsgId, Reply};
+use mionode::{Error, ErrorCode, MsgId, Reply, ReplyTo};
 use serde_json::value::RawValue;
 use slab::Slab;
 
@@ -64,6 +80,27 @@ pub(super) struct Plan {
     pub(super) delays_ms: Vec<u64>,
     /// Whether a reply to an earlier attempt still ends the operation (see the module docs).
     pub(super) late_replies: bool,
+    /// When the operation must have ended, if it answers a client (see the module docs).
+    pub(super) until: Option<Instant>,
+    /// Whether each attempt's timeout is the destination's adaptive one, capped at `timeout`.
+    pub(super) adaptive: bool,
+}
+
+/// How long before the runtime's deadline of a client's request an operation ends, so that
+/// its own answer, not the runtime's error 0, is the one written.
+pub(super) const ANSWER_MARGIN: Duration = Duration::from_millis(5);
+
+/// When an operation answering `to` must end: [`ANSWER_MARGIN`] before its deadline.
+pub(super) fn answer_by(to: &ReplyTo) -> Option<Instant> {
+    to.deadline()
+        .map(|at| at.checked_sub(ANSWER_MARGIN).unwrap_or(at))
+}
+
+/// `timeout` cut to end by `until`, from `now`.
+pub(super) fn fit(timeout: Duration, now: Instant, until: Option<Instant>) -> Duration {
+    until.map_or(timeout, |until| {
+        timeout.min(until.saturating_duration_since(now))
+    })
 }
 
 impl Plan {
@@ -106,6 +143,11 @@ struct Operation {
 }
 
 impl Operation {
+    /// Whether the operation's deadline has come at `now`.
+    fn out_of_time(&self, now: Instant) -> bool {
+        self.plan.until.is_some_and(|until| now >= until)
+    }
+
     fn waited_ms(&self) -> u64 {
         let waited = self.in_flight.len().saturating_sub(1);
         (0..waited).fold(0u64, |sum, k| {
@@ -142,7 +184,8 @@ where
         .timeout
         .saturating_mul(plan.attempts)
         .saturating_add(waits);
-    let end = ctx.now() + span.min(FOREVER);
+    let planned = ctx.now() + span.min(FOREVER);
+    let end = plan.until.map_or(planned, |until| planned.min(until));
     let retries = &mut app.retries;
     let id = retries.next_id;
     retries.next_id += 1;
@@ -198,8 +241,16 @@ fn send_attempt(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle) {
     else {
         return;
     };
+    if op.out_of_time(ctx.now()) {
+        // A wait ended at the deadline: end now if nothing is pending (from a timer, never
+        // inside `start`), else when the pending attempts time out, by the deadline.
+        if op.in_flight.iter().all(|&m| m == DONE) {
+            ctx.after(Duration::ZERO, move |app, ctx| give_up(app, ctx, handle));
+        }
+        return;
+    }
     let attempt = op.in_flight.len();
-    let timeout = op.plan.timeout;
+    let timeout = fit(op.plan.timeout, ctx.now(), op.plan.until);
     if attempt > 0 {
         stats.retried();
         log::debug!(
@@ -213,18 +264,45 @@ fn send_attempt(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle) {
     // With late replies accepted, every attempt stays pending until the planned end; the
     // last one, sent late by a busy loop, still gets its full timeout.
     let deadline = if op.plan.late_replies {
-        op.end.saturating_duration_since(ctx.now()).max(timeout)
+        let to_end = op.end.saturating_duration_since(ctx.now()).max(timeout);
+        fit(to_end, ctx.now(), op.plan.until)
     } else {
         timeout
     };
-    let msg_id = ctx.rpc(&op.target, &*op.body, deadline, move |app, ctx, outcome| {
+    let callback = move |app: &mut RpcChapter, ctx: &mut Ctx, outcome: Result<Reply<'_>, Error>| {
         on_outcome(app, ctx, handle, attempt, outcome)
-    });
+    };
+    let msg_id = if op.plan.adaptive {
+        // Time waiting for room in the window is not the attempt's: only the operation's
+        // end bounds it.
+        let until = op.plan.until.unwrap_or(op.end);
+        let retries = u32::try_from(attempt).unwrap_or(u32::MAX);
+        ctx.rpc_rto(
+            &op.target,
+            &*op.body,
+            retries,
+            op.plan.timeout,
+            until,
+            callback,
+        )
+    } else {
+        ctx.rpc(&op.target, &*op.body, deadline, callback)
+    };
     op.in_flight.push(msg_id);
     if op.plan.late_replies && op.in_flight.len() < op.plan.attempts as usize {
         let wait = timeout.saturating_add(op.plan.delay(attempt));
-        ctx.after(wait, move |app, ctx| send_attempt(app, ctx, handle));
+        if !op.out_of_time(ctx.now() + wait) {
+            ctx.after(wait, move |app, ctx| send_attempt(app, ctx, handle));
+        }
     }
+}
+
+/// Ends the operation with error 0 once its deadline has come.
+fn give_up(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle) {
+    let Some(op) = get(app, handle) else { return };
+    let made = op.in_flight.len();
+    let text = format!("RPC failed after {made} attempts: no time left before the deadline");
+    finish(app, ctx, handle, Err(Error::new(ErrorCode::Timeout, text)));
 }
 
 fn on_outcome(
@@ -253,16 +331,22 @@ fn on_outcome(
         Err(e) if e.code() != ErrorCode::Timeout => finish(app, ctx, handle, Err(e)),
         Err(_) => {
             let made = op.in_flight.len();
-            if made < op.plan.attempts as usize {
+            let now = ctx.now();
+            let all_done = op.in_flight.iter().all(|&m| m == DONE);
+            if op.out_of_time(now) {
+                if all_done {
+                    give_up(app, ctx, handle);
+                }
+            } else if made < op.plan.attempts as usize {
                 if !op.plan.late_replies {
-                    match op.plan.delay(attempt) {
+                    match fit(op.plan.delay(attempt), now, op.plan.until) {
                         Duration::ZERO => send_attempt(app, ctx, handle),
                         wait => {
                             ctx.after(wait, move |app, ctx| send_attempt(app, ctx, handle));
                         }
                     }
                 }
-            } else if op.in_flight.iter().all(|&m| m == DONE) {
+            } else if all_done {
                 let text = format!("RPC failed after {made} attempts");
                 finish(app, ctx, handle, Err(Error::new(ErrorCode::Timeout, text)));
             }
