@@ -33,7 +33,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode};
 use crate::flow::{Dest, PathRtt, RttTable, Window};
-use crate::labels::{self, MessageTypes};
+use crate::labels::MessageTypes;
 use crate::ops::{is_client, OpRef, OpenOps};
 use crate::outbox::Outbox;
 use crate::protocol::{write_message, WriteError};
@@ -270,6 +270,11 @@ impl<A> Context<A> {
     /// The message type labels the node counts by.
     pub fn message_types(&self) -> &MessageTypes {
         &self.types
+    }
+
+    /// The label of a received message's `type`.
+    pub(crate) fn classify(&mut self, kind: &str) -> usize {
+        self.types.classify(kind)
     }
 
     /// Bytes written and not yet flushed.
@@ -868,8 +873,8 @@ impl<A> Context<A> {
         }
     }
 
-    fn label_of(&self, body: &[u8]) -> usize {
-        labels_of(&self.types, body)
+    fn label_of(&mut self, body: &[u8]) -> usize {
+        self.types.classify_written(body)
     }
 
     /// A `msg_id` for a message that could not be written: taken from the counter so that
@@ -897,8 +902,7 @@ impl<A> Context<A> {
             Ok(body_at) => {
                 self.next_msg_id += 1;
                 // The body ends before the envelope's `}` and the newline.
-                let written = &buf[body_at..buf.len() - 2];
-                let label = labels_of(&self.types, written);
+                let label = self.types.classify_written(&buf[body_at..buf.len() - 2]);
                 self.stats.count_sent(label);
                 Ok(msg_id)
             }
@@ -909,14 +913,6 @@ impl<A> Context<A> {
                 Err(e)
             }
         }
-    }
-}
-
-/// The message type label of a written body.
-fn labels_of(types: &MessageTypes, body: &[u8]) -> usize {
-    match labels::written_type(body) {
-        Some(kind) => types.index(&kind),
-        None => types.len() - 1,
     }
 }
 

@@ -10,6 +10,27 @@
 #[derive(Debug, Clone)]
 pub struct MessageTypes {
     names: Vec<String>,
+    /// The label found last by [`classify`](Self::classify) and by
+    /// [`classify_written`](Self::classify_written): a node answers the same types over and
+    /// over, so checking the last one first saves the scan on most messages.
+    last_received: usize,
+    last_sent: usize,
+    /// `last_sent`'s name and closing quote as the low bytes of a `u64`, with the mask of
+    /// those bytes; `None` when they take more than eight bytes.
+    last_sent_probe: Option<(u64, u64)>,
+}
+
+/// `name` followed by `"`, as the low bytes of a little-endian `u64`, and their mask; `None`
+/// if that is more than eight bytes.
+fn probe(name: &[u8]) -> Option<(u64, u64)> {
+    if name.len() >= 8 {
+        return None;
+    }
+    let mut bytes = [0u8; 8];
+    bytes[..name.len()].copy_from_slice(name);
+    bytes[name.len()] = b'"';
+    let mask = u64::MAX >> (8 * (7 - name.len()));
+    Some((u64::from_le_bytes(bytes), mask))
 }
 
 /// Index of `init`.
@@ -28,7 +49,13 @@ impl MessageTypes {
         }
         names.push("error".into());
         names.push("other".into());
-        MessageTypes { names }
+        let other = names.len() - 1;
+        MessageTypes {
+            names,
+            last_received: other,
+            last_sent: other,
+            last_sent_probe: None,
+        }
     }
 
     /// Number of labels, `other` included.
@@ -43,14 +70,77 @@ impl MessageTypes {
 
     /// The index of `kind`, or of `other`.
     ///
-    /// A linear scan: the set is small, and most lookups end at one of the first entries
-    /// (comparing strings of another length costs one comparison of lengths).
+    /// A linear scan: the set is small, most lookups end at one of the first entries, and a
+    /// name of another length or first byte is passed over without a call to `memcmp`.
     pub fn index(&self, kind: &str) -> usize {
+        self.index_bytes(kind.as_bytes())
+    }
+
+    fn index_bytes(&self, kind: &[u8]) -> usize {
         let other = self.names.len() - 1;
         self.names[..other]
             .iter()
-            .position(|n| n == kind)
+            .position(|n| {
+                let n = n.as_bytes();
+                n.len() == kind.len() && n.first() == kind.first() && n == kind
+            })
             .unwrap_or(other)
+    }
+
+    /// [`index`](Self::index) of a received message's type, trying the last one first.
+    pub(crate) fn classify(&mut self, kind: &str) -> usize {
+        if self.names[self.last_received] == kind {
+            return self.last_received;
+        }
+        self.last_received = self.index(kind);
+        self.last_received
+    }
+
+    /// The index of the `type` of `body`, a JSON object as
+    /// [`write_message`](crate::protocol::write_message) wrote it: read from the front when
+    /// `type` is the first key and plain (every body made from a struct or a tagged enum with
+    /// `type` first), trying the last type written first; else found by parsing the body, a
+    /// cost paid only by bodies written otherwise. `other` when it has none.
+    pub(crate) fn classify_written(&mut self, body: &[u8]) -> usize {
+        const PREFIX: &[u8] = b"{\"type\":\"";
+        if let Some(rest) = body.strip_prefix(PREFIX) {
+            // One load and one comparison for a short name; a call to `memcmp` for others.
+            match (self.last_sent_probe, rest.first_chunk::<8>()) {
+                (Some((value, mask)), Some(head)) => {
+                    if u64::from_le_bytes(*head) & mask == value {
+                        return self.last_sent;
+                    }
+                }
+                _ => {
+                    let last = self.names[self.last_sent].as_bytes();
+                    if rest.get(last.len()) == Some(&b'"') && rest.starts_with(last) {
+                        return self.last_sent;
+                    }
+                }
+            }
+            // Names are short: a plain loop beats setting up a vectorized search.
+            for (i, &b) in rest.iter().enumerate() {
+                match b {
+                    b'"' => {
+                        let label = self.index_bytes(&rest[..i]);
+                        self.last_sent = label;
+                        self.last_sent_probe = probe(self.names[label].as_bytes());
+                        return label;
+                    }
+                    b'\\' => break,
+                    _ => {}
+                }
+            }
+        }
+        #[derive(serde::Deserialize)]
+        struct TypeOnly<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: std::borrow::Cow<'a, str>,
+        }
+        match serde_json::from_slice::<TypeOnly<'_>>(body) {
+            Ok(t) => self.index(&t.kind),
+            Err(_) => self.names.len() - 1,
+        }
     }
 
     /// The label of index `i`.
@@ -62,28 +152,6 @@ impl MessageTypes {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(String::as_str)
     }
-}
-
-/// The `type` of a body as written by [`write_message`](crate::protocol::write_message):
-/// read from the front when it is the first key (every body made from a struct with `type`
-/// first), else found by parsing the body, a cost paid only by bodies written otherwise.
-pub(crate) fn written_type(body: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
-    const PREFIX: &[u8] = b"{\"type\":\"";
-    if let Some(rest) = body.strip_prefix(PREFIX) {
-        if let Some(end) = memchr::memchr2(b'"', b'\\', rest) {
-            if rest[end] == b'"' {
-                return std::str::from_utf8(&rest[..end]).ok().map(Into::into);
-            }
-        }
-    }
-    #[derive(serde::Deserialize)]
-    struct TypeOnly<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: std::borrow::Cow<'a, str>,
-    }
-    serde_json::from_slice::<TypeOnly<'_>>(body)
-        .ok()
-        .map(|t| t.kind)
 }
 
 #[cfg(test)]
@@ -104,14 +172,28 @@ mod tests {
     }
 
     #[test]
-    fn written_type_reads_the_front_or_parses() {
-        let kind = |s: &str| written_type(s.as_bytes()).map(|k| k.into_owned());
+    fn a_written_type_is_read_from_the_front_or_parsed() {
+        let mut types = MessageTypes::new(["echo", "read"]);
+        let mut index = |s: &str| {
+            let i = types.classify_written(s.as_bytes());
+            types.name(i).to_owned()
+        };
+        assert_eq!(index(r#"{"type":"echo","msg_id":1}"#), "echo");
+        assert_eq!(index(r#"{"echo":1,"type":"read_ok"}"#), "read_ok");
+        assert_eq!(index(r#"{"type":"e\u0063ho"}"#), "echo");
+        assert_eq!(index(r#"{"type":"cas"}"#), "other");
+        assert_eq!(index(r#"{"echo":1}"#), "other");
+        assert_eq!(index(r#"{"type":"echo_okay"}"#), "other");
+        assert_eq!(index(r#"{"type":"echo","msg_id":1}"#), "echo");
         assert_eq!(
-            kind(r#"{"type":"echo","msg_id":1}"#).as_deref(),
-            Some("echo")
+            index(r#"{"type":"echo_ok","msg_id":1}"#),
+            "echo_ok",
+            "not the last one"
         );
-        assert_eq!(kind(r#"{"echo":1,"type":"x"}"#).as_deref(), Some("x"));
-        assert_eq!(kind(r#"{"type":"e\u0063ho"}"#).as_deref(), Some("echo"));
-        assert_eq!(kind(r#"{"echo":1}"#), None);
+        assert_eq!(index(r#"{"type":"echo","msg_id":1}"#), "echo");
+        assert_eq!(index(r#"{"type":"echoo","msg_id":1}"#), "other");
+        assert_eq!(index(r#"{"type":"read_ok","msg_id":1}"#), "read_ok");
+        assert_eq!(index(r#"{"type":"read_ok"}"#), "read_ok");
+        assert_eq!(index(r#"{"type":"read"}"#), "read");
     }
 }

@@ -204,7 +204,7 @@ impl<A: App> Node<A> {
                 return Err(Rejected::new(Rejection::MISADDRESSED, detail));
             }
         }
-        let label = self.ctx.message_types().index(&header.kind);
+        let label = self.ctx.classify(&header.kind);
         self.ctx.stats.count_received(label);
         if let Some(in_reply_to) = header.in_reply_to {
             let reply = Reply {

@@ -150,3 +150,94 @@ fn timers_set_in_on_init_keep_ticking() {
     node.advance_ms(35);
     assert_eq!(node.app().ticks, 11);
 }
+
+/// Remembers timers to cancel them later, and RPC outcomes.
+#[derive(Default)]
+struct Timers {
+    ids: Vec<mionode::TimerId>,
+    fired: Vec<&'static str>,
+    cancelled: Vec<bool>,
+    outcomes: Vec<Result<String, Error>>,
+}
+
+impl App for Timers {
+    type Flags = mionode::NoFlags;
+    fn new(_: &mionode::NoFlags) -> Self {
+        Timers::default()
+    }
+    fn routes(routes: &mut Routes<Self>) {
+        routes
+            .on("set", |app, ctx, req| {
+                let name: &'static str = match req.msg_id() {
+                    1 => "first",
+                    _ => "second",
+                };
+                let id = ctx.after(Duration::from_millis(5), move |app: &mut Timers, _| {
+                    app.fired.push(name)
+                });
+                app.ids.push(id);
+                Ok(())
+            })
+            .on("cancel_first", |app, ctx, _| {
+                let first = app.ids[0];
+                app.cancelled.push(ctx.cancel_timer(first));
+                Ok(())
+            })
+            .on("bad_rpc", |_, ctx, _| {
+                // Not a JSON object: nothing is sent, and the callback still runs once.
+                ctx.rpc(
+                    "n1",
+                    &[1, 2],
+                    Duration::from_secs(1),
+                    |app: &mut Timers, _, r| {
+                        app.outcomes.push(r.map(|reply| reply.kind().to_owned()));
+                    },
+                );
+                Ok(())
+            });
+    }
+}
+
+#[test]
+fn a_timer_id_cancels_nothing_once_its_timer_has_fired_even_in_a_reused_slot() {
+    let mut node = TestNode::<Timers>::started("n1", &["n1"]);
+    node.deliver("c1", json!({"type":"set","msg_id":1}));
+    node.advance_ms(5);
+    assert_eq!(node.app().fired, ["first"]);
+    node.deliver("c1", json!({"type":"set","msg_id":2}));
+    node.deliver("c1", json!({"type":"cancel_first","msg_id":3}));
+    node.advance_ms(5);
+    assert_eq!(node.app().cancelled, [false]);
+    assert_eq!(
+        node.app().fired,
+        ["first", "second"],
+        "the second timer still fired"
+    );
+}
+
+#[test]
+fn a_cancelled_timer_never_fires() {
+    let mut node = TestNode::<Timers>::started("n1", &["n1"]);
+    node.deliver("c1", json!({"type":"set","msg_id":1}));
+    node.deliver("c1", json!({"type":"cancel_first","msg_id":3}));
+    node.advance_ms(100);
+    assert_eq!(node.app().cancelled, [true]);
+    assert!(node.app().fired.is_empty());
+    assert_eq!(node.context().timers_parked(), 0);
+}
+
+#[test]
+fn an_rpc_whose_body_cannot_be_written_still_calls_back_once_with_error_13() {
+    let mut node = TestNode::<Timers>::started("n1", &["n1"]);
+    assert!(node
+        .deliver("c1", json!({"type":"bad_rpc","msg_id":1}))
+        .is_empty());
+    assert!(node.app().outcomes.is_empty(), "not inside the rpc call");
+    node.advance_ms(1);
+    let outcomes = &node.app().outcomes;
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].as_ref().unwrap_err().code(), ErrorCode::Crash);
+    assert_eq!(node.context().pending_rpcs(), 0);
+    node.advance_ms(5000);
+    assert_eq!(node.app().outcomes.len(), 1);
+}
