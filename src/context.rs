@@ -170,6 +170,9 @@ pub struct Context<A> {
     pub(crate) identity: Option<Identity>,
     next_msg_id: u64,
     outbox: Outbox,
+    /// Where a request waiting for room in the window is serialized before it is copied
+    /// into a box of its exact size: one allocation per queued request, not one per doubling.
+    scratch: Vec<u8>,
     clock: Clock,
     now: Instant,
     rng: fastrand::Rng,
@@ -201,6 +204,7 @@ impl<A> Context<A> {
             identity: None,
             next_msg_id: 0,
             outbox: Outbox::new(),
+            scratch: Vec::new(),
             clock: Clock { origin: now },
             now,
             rng,
@@ -646,12 +650,20 @@ impl<A> Context<A> {
     ) -> Result<(MsgId, Option<Queued>), WriteError> {
         let msg_id = self.next_msg_id;
         let src = self.identity.as_ref().map_or("", |id| id.node_id.as_str());
-        let mut line = Vec::new();
-        let body_at = write_message(&mut line, src, dest, body, msg_id, None)?;
+        let mut line = std::mem::take(&mut self.scratch);
+        line.clear();
+        let written = write_message(&mut line, src, dest, body, msg_id, None);
+        let queued = written.map(|body_at| {
+            let label = self.label_of(&line[body_at..line.len() - 2]);
+            Queued {
+                line: Box::from(&line[..]),
+                label,
+            }
+        });
+        self.scratch = line;
+        let queued = queued?;
         self.next_msg_id += 1;
-        let label = self.label_of(&line[body_at..line.len() - 2]);
-        let line = line.into_boxed_slice();
-        Ok((msg_id, Some(Queued { line, label })))
+        Ok((msg_id, Some(queued)))
     }
 
     /// Sends queued requests while the window has room.
