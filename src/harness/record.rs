@@ -78,6 +78,18 @@ pub struct Op {
     /// The error a `fail` or `info` completion carries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<OpError>,
+    /// Why an `info` completion is not a plain timeout or error: the reply broke the
+    /// workload's schema (Jepsen records the client's exception the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
+    /// A final read, made after the quiet period at the end of the run (Jepsen's
+    /// `:final?`): the checkers of broadcast, g-set and the counters look at these.
+    #[serde(default, rename = "final", skip_serializing_if = "is_false")]
+    pub final_read: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One line of [`MESSAGES`]: a message the network carried.
@@ -168,6 +180,8 @@ mod tests {
                 f: "echo".into(),
                 value: serde_json::json!("hi"),
                 error: None,
+                exception: None,
+                final_read: false,
             },
             Op {
                 index: 1,
@@ -181,6 +195,8 @@ mod tests {
                     code: 0,
                     text: "timed out".into(),
                 }),
+                exception: None,
+                final_read: true,
             },
         ];
         let mut buf = Vec::new();
