@@ -26,7 +26,7 @@ row() {
   local best=0 best_row="" pid before after line
   for _ in $(seq "$reps"); do
     "$bin/mionode-load" --bin "$node" --node-count "$nodes" --workload "$workload" \
-      --concurrency "$concurrency" --time-limit 4 --seed 1 --progress never \
+      --closed-loop --no-reencode --concurrency "$concurrency" --time-limit 4 --seed 1 --progress never \
       --store "$store/run" "$@" >/dev/null &
     pid=$!
     sleep 2

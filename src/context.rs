@@ -622,11 +622,14 @@ impl<A> Context<A> {
             attempt_bound,
         };
         self.rpcs.insert(msg_id, timer, self.now, call);
+        self.stats.bump(Counter::RpcsSent);
         if queue {
-            self.window.enqueue(msg_id);
+            match attempt {
+                Attempt::Rto { retries, .. } if retries > 0 => self.window.enqueue_first(msg_id),
+                _ => self.window.enqueue(msg_id),
+            }
         } else {
             self.window.sent();
-            self.stats.bump(Counter::RpcsSent);
         }
         msg_id
     }
@@ -682,7 +685,6 @@ impl<A> Context<A> {
             };
             self.outbox.buf_mut().extend_from_slice(&queued.line);
             self.stats.count_sent(queued.label);
-            self.stats.bump(Counter::RpcsSent);
             self.window.dequeued();
             pending.sent_at = self.now;
             let timeout = match call.attempt {

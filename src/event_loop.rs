@@ -25,8 +25,15 @@
 //!
 //! At end of input the loop stops reading, flushes what was written and returns: pending RPC
 //! callbacks are not run, since nothing could answer them. A signal does the same, giving the
-//! flush at most [`SIGNAL_FLUSH_GRACE`]. `BrokenPipe` on stdout means nobody is listening:
-//! the loop returns at once.
+//! flush at most [`SIGNAL_FLUSH_GRACE`], then logs how many lines and bytes it could not
+//! write. `BrokenPipe` on stdout means nobody is listening: the loop returns at once.
+//!
+//! # Whole lines
+//!
+//! When stdout is a pipe, every write is of whole lines the kernel is sure to take whole
+//! ([`pipe::next_chunk`]), so the output never ends inside a line, whenever the reader stops
+//! reading and whenever the node exits (a line longer than the pipe excepted). A line too long
+//! for a sure write waits for the pipe to empty, polled every millisecond.
 
 use std::io::{self, ErrorKind, Write};
 use std::time::{Duration, Instant};
@@ -37,6 +44,7 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::app::App;
 use crate::node::Node;
+use crate::pipe::{self, Chunk};
 use crate::stdio::{Frame, LineFramer, Readiness, StdStream};
 
 /// Token of stdin.
@@ -98,6 +106,12 @@ struct Io {
     /// When a signal asked us to stop.
     stopping: Option<Instant>,
     high_water: usize,
+    /// The capacity of stdout's pipe, if it is one: writes are then whole lines.
+    pipe_capacity: Option<usize>,
+    /// Whether the last write stopped inside a line (only a line longer than the pipe can).
+    line_open: bool,
+    /// Whether output waits for the pipe to empty.
+    waiting_for_room: bool,
 }
 
 /// Runs `node` on stdin and stdout until end of input, a signal, or a broken pipe.
@@ -115,7 +129,11 @@ pub fn run<A: App>(node: &mut Node<A>, services: &mut [&mut dyn Service<A>]) -> 
         eof: false,
         stopping: None,
         high_water: config.outbox_high_water,
+        pipe_capacity: None,
+        line_open: false,
+        waiting_for_room: false,
     };
+    io.pipe_capacity = pipe::capacity(&io.stdout);
     let mut signals = Signals::new([SIGTERM, SIGINT])?;
     registry.register(&mut signals, SIGNALS, Interest::READABLE)?;
     let mut service_tokens = Vec::with_capacity(services.len());
@@ -191,6 +209,9 @@ impl Io {
         node: &Node<A>,
         service_deadline: Option<Instant>,
     ) -> Option<Duration> {
+        if self.waiting_for_room {
+            return Some(Duration::from_millis(1));
+        }
         if self.stopping.is_some() {
             return Some(Duration::from_millis(50));
         }
@@ -252,9 +273,32 @@ impl Io {
     /// Writes the outbox until it is empty or stdout would block.
     fn flush<A: App>(&mut self, node: &mut Node<A>) -> io::Result<Option<Exit>> {
         let outbox = node.outbox();
+        self.waiting_for_room = false;
         while self.stdout_ready && !outbox.is_empty() {
-            match self.stdout.write(outbox.pending()) {
-                Ok(n) => outbox.advance(n),
+            let pending = outbox.pending();
+            let len = match self.pipe_capacity {
+                None => pending.len(),
+                Some(capacity) => {
+                    // Unknown (never on Linux): write as before, whole lines not promised.
+                    let unread = pipe::unread(&self.stdout).ok();
+                    let chunk =
+                        unread.map(|u| pipe::next_chunk(pending, self.line_open, u, capacity));
+                    match chunk.unwrap_or(Chunk::Write(pending.len())) {
+                        Chunk::Write(len) => len,
+                        Chunk::Wait => {
+                            self.waiting_for_room = true;
+                            break;
+                        }
+                    }
+                }
+            };
+            match self.stdout.write(&pending[..len]) {
+                Ok(n) => {
+                    if n > 0 {
+                        self.line_open = pending[n - 1] != b'\n';
+                    }
+                    outbox.advance(n);
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     if self.stdout.readiness() == Readiness::Polled {
                         self.stdout_ready = false;
@@ -274,7 +318,22 @@ impl Io {
     fn finished<A: App>(&self, node: &mut Node<A>) -> Option<Exit> {
         let flushed = node.outbox().is_empty();
         if let Some(since) = self.stopping {
-            if flushed || since.elapsed() >= SIGNAL_FLUSH_GRACE {
+            if flushed {
+                return Some(Exit::Signal);
+            }
+            if since.elapsed() >= SIGNAL_FLUSH_GRACE {
+                let pending = node.outbox().pending();
+                let lines = memchr::memchr_iter(b'\n', pending).count();
+                let cut = if self.line_open {
+                    "; the last line written is cut: it was longer than the pipe"
+                } else {
+                    ""
+                };
+                log::warn!(
+                    "exiting {SIGNAL_FLUSH_GRACE:?} after the signal with {lines} lines ({} \
+                     bytes) unwritten: stdout's reader is not reading{cut}",
+                    pending.len()
+                );
                 return Some(Exit::Signal);
             }
         }

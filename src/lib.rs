@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod node;
 pub mod ops;
 pub mod outbox;
+pub mod pipe;
 pub mod protocol;
 pub mod request;
 pub mod rpc;

@@ -13,7 +13,7 @@ use metrics::Unit;
 
 /// Gauge: RPCs awaiting a reply or a timeout.
 pub const RPCS_OUTSTANDING: &str = "mionode_rpcs_outstanding";
-/// Counter: RPC requests written.
+/// Counter: RPC requests made.
 pub const RPCS_SENT: &str = "mionode_rpcs_sent_total";
 /// Counter, label `outcome`: RPCs ended.
 pub const RPCS_COMPLETED: &str = "mionode_rpcs_completed_total";
@@ -91,7 +91,8 @@ pub const METRICS: [MetricDef; 17] = [
         RPCS_SENT,
         Kind::Counter,
         Unit::Count,
-        "RPC requests written, retries included.",
+        "RPC requests made, retries included; one waiting in the window's queue counts, \
+         written or not.",
     ),
     def(
         RPCS_COMPLETED,
@@ -228,7 +229,7 @@ macro_rules! counters {
 }
 
 counters! {
-    /// RPC requests written.
+    /// RPC requests made (written, or waiting in the window's queue).
     RpcsSent => RPCS_SENT, None;
     /// RPCs answered with a reply that is not an `error`.
     RpcsOk => RPCS_COMPLETED, Some(("outcome", "ok"));

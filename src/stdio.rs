@@ -125,6 +125,12 @@ impl StdStream {
     }
 }
 
+impl AsRawFd for StdStream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
 impl Read for StdStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.file.read(buf)

@@ -21,7 +21,8 @@ fn node_ignoring_end_of_stdin_is_killed_and_leaves_no_process() {
         "--workload",
         "echo",
         "--time-limit",
-        "0.5",
+        "1",
+        "--close-stdin",
         "--",
         "--fault",
         "ignore-eof",
@@ -42,7 +43,15 @@ fn node_ignoring_end_of_stdin_is_killed_and_leaves_no_process() {
 fn ctrl_c_stops_the_clients_reports_and_ends_the_nodes() {
     // The real node, not the Python stub: three interpreters starting on a loaded 2-core
     // machine could still be in `init` when the signal comes, leaving no request to check.
-    let (mut cmd, dir) = command(&["--bin", load_support::NODE, "--time-limit", "30"]);
+    let (mut cmd, dir) = command(&[
+        "--bin",
+        load_support::NODE,
+        "--time-limit",
+        "30",
+        "--rate",
+        "100",
+        "--close-stdin",
+    ]);
     let child = cmd.spawn().expect("start mionode-load");
     std::thread::sleep(Duration::from_millis(1500));
     let start = Instant::now();
@@ -69,7 +78,7 @@ fn run_directory_holds_results_and_node_logs() {
     let bin = stub_arg();
     let cwd = tempfile::tempdir().expect("temporary directory");
     let status = std::process::Command::new(load_support::LOAD)
-        .args(["--bin", &bin, "--node-count", "2", "--time-limit", "0.3"])
+        .args(["--bin", &bin, "--node-count", "2", "--time-limit", "1"])
         .current_dir(cwd.path())
         .stdout(std::process::Stdio::null())
         .status()
@@ -86,7 +95,7 @@ fn run_directory_holds_results_and_node_logs() {
 }
 
 #[test]
-fn open_loop_starts_requests_at_the_rate() {
+fn rate_starts_requests_at_the_rate() {
     let bin = stub_arg();
     let run = run(&[
         "--bin",
@@ -95,6 +104,8 @@ fn open_loop_starts_requests_at_the_rate() {
         "echo",
         "--rate",
         "400",
+        "--concurrency",
+        "10n",
         "--time-limit",
         "1",
     ]);
@@ -116,7 +127,7 @@ fn progress_bar_stays_off_when_stdout_is_not_a_terminal() {
         "--workload",
         "echo",
         "--time-limit",
-        "2.5",
+        "3",
         "--progress",
         "always",
     ]);
@@ -161,7 +172,7 @@ fn node_messages_to_itself_go_through_the_network() {
         "--latency",
         "3",
         "--time-limit",
-        "0.5",
+        "1",
     ]);
     load_support::assert_valid(&run, &["batch_echo"]);
     let p50 = run.results["ops"]["batch_echo"]["latency_ms"]["p50"]

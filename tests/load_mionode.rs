@@ -21,7 +21,7 @@ fn count(run: &Run, path: &[&str]) -> u64 {
 
 #[test]
 fn default_mixed_run_is_valid() {
-    let run = load(&["--time-limit", "1"]);
+    let run = load(&["--time-limit", "1", "--rate", "200"]);
     assert_valid(&run, &["echo", "batch_echo", "proxy", "relay"]);
     assert_eq!(
         count(&run, &["ops", "total", "timed_out"]),
@@ -52,6 +52,8 @@ fn echo_with_uniform_latency_is_valid() {
         "uniform",
         "--time-limit",
         "1",
+        "--rate",
+        "200",
     ]);
     assert_valid(&run, &["echo"]);
     assert_eq!(
@@ -72,7 +74,10 @@ fn batch_echo_survives_drops_and_duplicates() {
         "--duplicate",
         "0.1",
         "--time-limit",
-        "1.5",
+        "2",
+        "--closed-loop",
+        "--concurrency",
+        "4n",
     ]);
     assert_valid(&run, &["batch_echo"]);
     assert!(count(&run, &["net", "dropped"]) > 0, "{}", run.describe());
@@ -94,6 +99,10 @@ fn proxy_across_partitions_is_valid() {
         "0.4",
         "--time-limit",
         "2",
+        "--rate",
+        "300",
+        "--concurrency",
+        "4n",
     ]);
     assert_valid(&run, &["proxy"]);
     assert!(
@@ -117,15 +126,27 @@ fn relay_with_exponential_latency_and_drops_is_valid() {
         "--drop",
         "0.1",
         "--time-limit",
-        "1.5",
+        "2",
+        "--closed-loop",
+        "--concurrency",
+        "4n",
     ]);
     assert_valid(&run, &["relay"]);
     assert!(count(&run, &["net", "dropped"]) > 0, "{}", run.describe());
 }
 
 #[test]
-fn open_loop_of_every_workload_is_valid() {
-    let run = load(&["--rate", "2000", "--time-limit", "1", "--latency", "1"]);
+fn high_rate_of_every_workload_is_valid() {
+    let run = load(&[
+        "--rate",
+        "2000",
+        "--concurrency",
+        "10n",
+        "--time-limit",
+        "1",
+        "--latency",
+        "1",
+    ]);
     assert_valid(&run, &["echo", "batch_echo", "proxy", "relay"]);
-    assert_eq!(count(&run, &["skipped_starts"]), 0);
+    assert_eq!(count(&run, &["replaced_clients"]), 0, "{}", run.describe());
 }

@@ -274,3 +274,63 @@ fn full_stdout_is_logged_and_exits_with_code_1() {
     assert!(stderr.contains("writing stdout: "), "{stderr}");
     assert!(!stderr.contains("panic"), "{stderr}");
 }
+
+/// SIGTERM while nobody reads stdout: within the grace period the node writes only whole
+/// lines (echoes of 100 bytes to 20 KB, past the 4 KiB of an atomic pipe write), then says
+/// how many lines and bytes it dropped. Regression: the output used to end inside a line.
+#[test]
+fn sigterm_with_a_stuck_reader_leaves_only_whole_lines() {
+    let mut child = Command::new(BIN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut input = init_msg("n1", &["n1"]).to_string();
+    input.push('\n');
+    for i in 0..3000u64 {
+        let size = [100, 3000, 5000, 20_000][i as usize % 4];
+        let body = json!({"type":"echo","msg_id":i + 2,"echo":"x".repeat(size)});
+        input.push_str(&json!({"src":"c1","dest":"n1","body":body}).to_string());
+        input.push('\n');
+    }
+    // Far more than any pipe holds: the node stops reading once its outbox is past the
+    // high-water mark, so write from a thread that may block.
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+        stdin
+    });
+    thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let in_time = started.elapsed() < Duration::from_secs(10);
+    let mut out = Vec::new();
+    let mut err = String::new();
+    if in_time {
+        child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        stderr.read_to_string(&mut err).unwrap();
+    } else {
+        let _ = child.kill();
+    }
+    let status = child.wait().unwrap();
+    assert!(in_time, "still running 10 s after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    drop(writer);
+    assert!(!out.is_empty());
+    assert_eq!(out.last(), Some(&b'\n'), "output ends inside a line");
+    let lines = out.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    for line in lines {
+        let msg: Value = serde_json::from_slice(line).expect("every line is whole JSON");
+        assert!(msg["body"]["type"] == "init_ok" || msg["body"]["type"] == "echo_ok");
+    }
+    assert!(
+        err.contains("lines (") && err.contains("bytes) unwritten"),
+        "{err}"
+    );
+}

@@ -100,9 +100,12 @@ fn run_batches(scale: &Scale, batches: &[String]) -> io::Result<Vec<Samples>> {
             for answer in &answers {
                 check_answer(answer, batches, &mut seen)?;
             }
-            if looped != 2 * total_values as u64 {
+            // Every echo and its reply, and the odd retry: adaptive timeouts may fire on a
+            // loaded machine's pause (at most 1% more, else something is storming).
+            let least = 2 * total_values as u64;
+            if looped < least || looped > least + least / 100 {
                 return Err(io::Error::other(format!(
-                    "{}: {looped} lines looped back",
+                    "{}: {looped} lines looped back, for {least}",
                     c.name
                 )));
             }

@@ -132,16 +132,51 @@ pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Asserts a valid run with no wrong answer and no definite error, where some requests of
+/// Asserts a valid run (every check valid) with no definite error, where some requests of
 /// every kind in `kinds` succeeded.
 pub fn assert_valid(run: &Run, kinds: &[&str]) {
     let r = &run.results;
     assert_eq!(run.code, Some(0), "{}", run.describe());
     assert_eq!(r["valid"], true, "{}", run.describe());
-    assert_eq!(r["ops"]["total"]["wrong"], 0, "{}", run.describe());
+    for (name, check) in r["checks"].as_object().expect("checks") {
+        if name != "valid" {
+            assert_eq!(check["valid"], true, "check {name}\n{}", run.describe());
+        }
+    }
     assert_eq!(r["ops"]["total"]["failed"], 0, "{}", run.describe());
+    assert_eq!(r["ops"]["total"]["wrong"], 0, "{}", run.describe());
     for kind in kinds {
         let ok = r["ops"][kind]["ok"].as_u64().unwrap_or(0);
         assert!(ok > 0, "no {kind} succeeded\n{}", run.describe());
     }
+}
+
+/// Every string in `v` (keys excluded), one per line: what a check says, unescaped.
+pub fn strings(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s}\n"),
+        Value::Array(items) => items.iter().map(strings).collect(),
+        Value::Object(map) => map.values().map(strings).collect(),
+        other => format!("{other}\n"),
+    }
+}
+
+/// Asserts an invalid run (exit status 1, `INVALID` on stdout) whose check `check` is
+/// invalid and names `words` in results.json and on stdout.
+pub fn assert_invalid(run: &Run, check: &str, words: &str) {
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    assert_eq!(run.results["valid"], false, "{}", run.describe());
+    let c = &run.results["checks"][check];
+    assert_eq!(c["valid"], false, "check {check}\n{}", run.describe());
+    assert!(
+        strings(c).contains(words),
+        "check {check} does not say {words:?}: {c}\n{}",
+        run.describe()
+    );
+    assert!(run.stdout.contains(words), "{}", run.describe());
+    assert!(
+        run.stdout.contains("verdict: INVALID"),
+        "{}",
+        run.describe()
+    );
 }

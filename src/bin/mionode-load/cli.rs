@@ -1,10 +1,15 @@
 //! Command-line flags. Every flag is documented where it is defined; `--help` is generated
 //! from those doc comments, and `docs/load.md` lists the same flags for the README.
 //!
-//! Flags that share a name with one of Maelstrom's `test` flags mean the same thing
-//! (`--bin`, `--node-count`, `--nodes`, `--concurrency`, `--rate`, `--time-limit`, `--latency`,
-//! `--latency-dist`, `--nemesis`, `--nemesis-interval`, `--store`, node arguments after `--`).
-//! The fault flags `--drop` and `--duplicate` go beyond Maelstrom, for local testing.
+//! Flags that share a name with one of Maelstrom's `test` flags (`maelstrom/core.clj` and
+//! `jepsen/cli.clj`) mean the same thing and take the same syntax: `--bin`, `--workload`,
+//! `--node-count`, `--nodes`, `--concurrency` (`Nn`), `--rate`, `--time-limit` (whole
+//! seconds), `--latency` (whole milliseconds), `--latency-dist`, `--nemesis` (a comma list),
+//! `--nemesis-interval`, `--topology`, node arguments after `--`. Where a default differs on
+//! purpose (the time limit, the node count, the workload) docs/load.md has the table. The
+//! other flags are ours: `--closed-loop`, `--drop`, `--duplicate`, `--net-rate`, `--store`,
+//! `--close-stdin`, `--grace`, `--init-timeout`, `--seed`, `--batch-size`, `--progress`,
+//! `--metrics`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -12,6 +17,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use mionode::harness::workload::{Topology, WorkloadKind};
 
 /// What a run does; parsed from the command line by [`Args::parse`](clap::Parser::parse).
 #[derive(Debug, Clone, Parser)]
@@ -37,40 +43,49 @@ pub struct Args {
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub nodes: Vec<String>,
 
-    /// What the clients ask for.
-    #[arg(long, value_enum, default_value_t = WorkloadArg::Mixed)]
-    pub workload: WorkloadArg,
+    /// What the clients ask for: Maelstrom's `echo`, `unique-ids`, `broadcast`, `g-set`,
+    /// `g-counter`, `pn-counter`, `lin-kv`, or mionode's RPC chapter: `batch_echo`, `proxy`,
+    /// `relay`, `mixed` (each request one of those four). Maelstrom's default is lin-kv.
+    #[arg(short = 'w', long, value_name = "W", default_value = "mixed", value_parser = parse_workload)]
+    pub workload: WorkloadKind,
 
-    /// Closed loop: this many clients, each with one request outstanding at a time. A number,
-    /// or `Kn` for K clients per node (Maelstrom's notation).
-    #[arg(long, value_name = "C", default_value = "4n")]
+    /// Number of clients, each with one request outstanding at a time: a number, or `Kn` for
+    /// K clients per node (Maelstrom's and Jepsen's notation and default).
+    #[arg(long, value_name = "C", default_value = "1n")]
     pub concurrency: Concurrency,
 
-    /// Open loop instead: start this many requests per second whatever the replies. A request
-    /// goes out from an idle client of its node; a new client is opened when none is idle.
-    #[arg(long, value_name = "R", value_parser = parse_positive)]
-    pub rate: Option<f64>,
+    /// Requests per second across all clients, at random gaps (uniform in [0, 2/R), as
+    /// Jepsen's stagger); a start waits while every client is busy. 0 sends no requests, as
+    /// in Maelstrom.
+    #[arg(long, value_name = "R", default_value_t = 5.0, value_parser = parse_non_negative)]
+    pub rate: f64,
 
-    /// How long the clients send requests, in seconds.
-    #[arg(long, value_name = "S", default_value = "5", value_parser = parse_seconds)]
+    /// Not in Maelstrom: ignore --rate and let every client send its next request as soon as
+    /// the last one ends (a closed loop), to measure throughput.
+    #[arg(long)]
+    pub closed_loop: bool,
+
+    /// How long the clients send requests, in whole seconds (Maelstrom's default is 60).
+    #[arg(long, value_name = "S", default_value = "5", value_parser = parse_whole_seconds)]
     pub time_limit: Duration,
 
     /// Number of values in each batch_echo request.
     #[arg(long, value_name = "K", default_value_t = 8)]
     pub batch_size: usize,
 
-    /// Seed of every random choice: values, operations, targets, latency, faults, partitions
-    /// (default: drawn at random and recorded in results.json, so the run can be repeated).
+    /// Seed of every random choice: values, operations, targets, latency, faults, partitions,
+    /// key order (default: drawn at random and recorded in results.json, so the run can be
+    /// repeated).
     #[arg(long)]
     pub seed: Option<u64>,
 
-    /// Mean network latency between nodes, in milliseconds (clients get none, as in
-    /// Maelstrom).
-    #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = parse_non_negative)]
-    pub latency: f64,
+    /// Mean network latency of messages between nodes and services, in whole milliseconds
+    /// (clients get none, as in Maelstrom).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency: u64,
 
-    /// Shape of the latency: constant (always MS), uniform (0 to 2×MS) or exponential
-    /// (mean MS).
+    /// Shape of the latency, as Maelstrom's: constant (always MS), uniform (whole
+    /// milliseconds in 0..2×MS) or exponential (mean MS, truncated to whole milliseconds).
     #[arg(long, value_enum, default_value_t = LatencyDist::Constant)]
     pub latency_dist: LatencyDist,
 
@@ -82,27 +97,68 @@ pub struct Args {
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
     pub duplicate: f64,
 
-    /// Faults injected on a schedule: `partition` cuts the nodes into two random halves
-    /// (links to clients are never cut).
-    #[arg(long, value_enum, default_value_t = NemesisArg::None)]
-    pub nemesis: NemesisArg,
+    /// Not in Maelstrom: the network carries at most this many messages per second between
+    /// nodes and services (one queue, first in first out, on top of the latency), so a node
+    /// that floods the network sees congestion. Off by default.
+    #[arg(long, value_name = "MSGS_PER_S", value_parser = parse_positive)]
+    pub net_rate: Option<f64>,
 
-    /// Seconds between nemesis actions: healed for one interval, partitioned for the next.
-    #[arg(long, value_name = "S", default_value = "1", value_parser = parse_seconds)]
+    /// Faults to inject, a comma-separated list as in Maelstrom: `partition` (Jepsen's
+    /// shapes: one node isolated, a minority third, a majority split, a majorities ring).
+    /// Links to clients are never cut.
+    #[arg(long, value_name = "FAULTS", default_value = "", value_parser = parse_faults)]
+    pub nemesis: Faults,
+
+    /// Mean seconds between nemesis actions (random gaps in [0, 2×S), as Jepsen's stagger).
+    #[arg(long, value_name = "S", default_value = "10", value_parser = parse_nemesis_interval)]
     pub nemesis_interval: Duration,
 
-    /// Run directory for node logs and results.json (default: store/TIMESTAMP, with
-    /// store/latest pointing at it).
+    /// The topology offered to broadcast nodes, as Maelstrom's `--topology`: grid, line,
+    /// tree (tree2), tree2, tree3, tree4 or total.
+    #[arg(long, value_name = "T", default_value = "grid", value_parser = parse_topology)]
+    pub topology: Topology,
+
+    /// The fraction of requests that must succeed, from 0 to 1, or `total` (1), as
+    /// Maelstrom's `--availability`; if omitted, availability is reported, never enforced.
+    #[arg(long, value_name = "A", value_parser = parse_availability)]
+    pub availability: Option<f64>,
+
+    /// The longest input line the node accepts, in bytes (default: mionode's 8 MiB): a
+    /// request longer than that is counted, and its timeout named in the report, since a
+    /// node discards such a line and the client only sees silence.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub node_max_line: usize,
+
+    /// Not in Maelstrom: deliver the bytes a node wrote (with `id` spliced in) instead of
+    /// re-encoding every message with shuffled keys; only to measure the driver's throughput.
+    #[arg(long)]
+    pub no_reencode: bool,
+
+    /// Not in Maelstrom (which always writes store/WORKLOAD/TIME/): the run directory for
+    /// results.json, the history, the message trace and the node logs. Default:
+    /// store/WORKLOAD/UTC-TIME, with store/latest pointing at it.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
 
-    /// How long each node has to answer `init` (Maelstrom's limit is 10 s).
-    #[arg(long, value_name = "S", default_value = "10", value_parser = parse_seconds)]
+    /// How long each node has to answer `init`, in seconds (Maelstrom's limit is 10 s).
+    #[arg(long, value_name = "S", default_value = "10", value_parser = parse_positive_seconds)]
     pub init_timeout: Duration,
 
-    /// After the time limit, how long to wait for replies still in flight, in seconds.
-    #[arg(long, value_name = "S", default_value = "2", value_parser = parse_seconds)]
+    /// After the time limit, how long to wait for replies still in flight, in seconds (at most
+    /// the 5 s client timeout matters: Jepsen waits for every outstanding request).
+    #[arg(long, value_name = "S", default_value = "5", value_parser = parse_seconds)]
     pub grace: Duration,
+
+    /// For workloads with final reads: seconds the network is left healed and quiet before
+    /// them (Maelstrom waits 10 s, "Waiting for recovery...").
+    #[arg(long, value_name = "S", default_value = "10", value_parser = parse_seconds)]
+    pub recovery: Duration,
+
+    /// At the end, close each node's stdin and give it a second to exit before SIGKILL
+    /// (Maelstrom only kills): for nodes that flush at end of input, and for the metrics
+    /// discovery files a node removes when it exits. On with --metrics.
+    #[arg(long)]
+    pub close_stdin: bool,
 
     /// When to draw the progress bar: auto draws it when stdout is a terminal and the run
     /// lasts more than a couple of seconds.
@@ -120,22 +176,6 @@ pub struct Args {
     pub node_args: Vec<String>,
 }
 
-/// The `--workload` choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum WorkloadArg {
-    /// `echo {echo}` → `echo_ok {echo}`.
-    Echo,
-    /// `batch_echo {values}` → `batch_echo_ok {results}`.
-    BatchEcho,
-    /// `proxy {target, inner}` → `proxy_ok {result}`, inner an echo to another node.
-    Proxy,
-    /// `relay {target, payload}` → `relay_ok {attempts, result}`, payload an echo.
-    Relay,
-    /// Each request one of the four above, drawn at random.
-    Mixed,
-}
-
 /// The `--latency-dist` choices, as in Maelstrom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LatencyDist {
@@ -147,13 +187,48 @@ pub enum LatencyDist {
     Exponential,
 }
 
-/// The `--nemesis` choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum NemesisArg {
-    /// No scheduled faults.
-    None,
-    /// Random halves of the nodes cannot reach each other, on and off.
+impl LatencyDist {
+    /// The shared network's name for the same distribution.
+    pub fn harness(self) -> mionode::harness::net::LatencyDist {
+        use mionode::harness::net::LatencyDist as L;
+        match self {
+            LatencyDist::Constant => L::Constant,
+            LatencyDist::Uniform => L::Uniform,
+            LatencyDist::Exponential => L::Exponential,
+        }
+    }
+}
+
+/// One fault `--nemesis` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Fault {
+    /// Network partitions between nodes, in Jepsen's shapes.
     Partition,
+}
+
+/// The `--nemesis` list: the faults to inject, each once (empty: none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults(pub Vec<Fault>);
+
+impl Faults {
+    /// True if `fault` is in the list.
+    pub fn has(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+}
+
+impl fmt::Display for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let names: Vec<String> = self
+            .0
+            .iter()
+            .filter_map(|x| x.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect();
+        f.write_str(&names.join(","))
+    }
 }
 
 /// The `--progress` choices.
@@ -247,11 +322,69 @@ pub fn is_client_id(id: &str) -> bool {
         .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The shortest `--nemesis-interval`: shorter would spend the run cutting and healing (an
+/// interval of 0 once made 839,425 partitions a second), not testing the node.
+pub const MIN_NEMESIS_INTERVAL: Duration = Duration::from_millis(100);
+
 fn parse_seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
         .map_err(|_| format!("expected seconds, got {s:?}"))?;
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
+    match parse_seconds(s)? {
+        d if d.is_zero() => Err("must be more than 0 seconds".to_string()),
+        d => Ok(d),
+    }
+}
+
+/// Whole seconds, at least one, as Jepsen parses `--time-limit` (`Long/parseLong`, `pos?`).
+fn parse_whole_seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+        _ => Err(format!("expected a whole number of seconds > 0, got {s:?}")),
+    }
+}
+
+fn parse_nemesis_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_positive_seconds(s)?;
+    if d < MIN_NEMESIS_INTERVAL {
+        let min = MIN_NEMESIS_INTERVAL.as_secs_f64();
+        return Err(format!("must be at least {min} s, got {s:?}"));
+    }
+    Ok(d)
+}
+
+fn parse_workload(s: &str) -> Result<WorkloadKind, String> {
+    s.parse()
+}
+
+fn parse_topology(s: &str) -> Result<Topology, String> {
+    s.parse()
+}
+
+/// A number from 0 to 1, or `total` (1), as Maelstrom's `--availability`.
+fn parse_availability(s: &str) -> Result<f64, String> {
+    if s == "total" {
+        return Ok(1.0);
+    }
+    parse_probability(s)
+}
+
+/// A comma-separated list of faults, blanks around commas allowed (as Maelstrom splits it).
+fn parse_faults(s: &str) -> Result<Faults, String> {
+    let mut faults = Vec::new();
+    for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let fault = Fault::from_str(name, false)
+            .map_err(|_| format!("unknown fault {name:?}: expected a list of `partition`"))?;
+        if !faults.contains(&fault) {
+            faults.push(fault);
+        }
+    }
+    faults.sort();
+    Ok(Faults(faults))
 }
 
 fn parse_non_negative(s: &str) -> Result<f64, String> {
@@ -317,11 +450,48 @@ mod tests {
         assert_eq!(args.node_args, ["--log", "debug"]);
     }
 
+    fn refused(args: &[&str]) -> bool {
+        let all = std::iter::once("mionode-load").chain(args.iter().copied());
+        Args::try_parse_from(all).is_err()
+    }
+
     #[test]
     fn probabilities_and_seconds_are_validated() {
-        assert!(Args::try_parse_from(["mionode-load", "--drop", "1.5"]).is_err());
-        assert!(Args::try_parse_from(["mionode-load", "--time-limit", "-1"]).is_err());
-        let args = Args::parse_from(["mionode-load", "--time-limit", "0.5"]);
-        assert_eq!(args.time_limit, Duration::from_millis(500));
+        assert!(refused(&["--drop", "1.5"]));
+        assert!(refused(&["--time-limit", "-1"]));
+        let args = Args::parse_from(["mionode-load", "--time-limit", "3"]);
+        assert_eq!(args.time_limit, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn maelstrom_syntax_whole_seconds_and_milliseconds() {
+        assert!(
+            refused(&["--time-limit", "0.5"]),
+            "whole seconds, as Jepsen"
+        );
+        assert!(refused(&["--time-limit", "0"]), "positive, as Jepsen");
+        assert!(refused(&["--latency", "1.5"]), "whole milliseconds");
+        assert!(refused(&["--init-timeout", "0"]));
+        assert!(refused(&["--nemesis-interval", "0"]));
+        assert!(refused(&["--nemesis-interval", "0.01"]));
+        assert!(refused(&["--nemesis", "partition,kill"]));
+        let args = Args::parse_from(["mionode-load"]);
+        assert_eq!(args.concurrency, Concurrency::PerNode(1));
+        assert_eq!(args.rate, 5.0);
+        assert_eq!(args.nemesis, Faults::default());
+        assert_eq!(args.nemesis_interval, Duration::from_secs(10));
+        assert_eq!(args.workload, WorkloadKind::Mixed);
+        let args = Args::parse_from(["mionode-load", "-w", "lin-kv", "--availability", "total"]);
+        assert_eq!(
+            (args.workload, args.availability),
+            (WorkloadKind::LinKv, Some(1.0))
+        );
+        assert!(refused(&["--workload", "kafka"]));
+        assert!(refused(&["--topology", "ring"]));
+        let args = Args::parse_from(["mionode-load", "--nemesis", "partition , partition"]);
+        assert!(args.nemesis.has(Fault::Partition));
+        assert_eq!(args.nemesis.to_string(), "partition");
+        let args = Args::parse_from(["mionode-load", "--nemesis-interval", "0.5"]);
+        assert_eq!(args.nemesis_interval, Duration::from_millis(500));
     }
 }

@@ -1,47 +1,44 @@
 //! `mionode-load`: what Maelstrom gives a node, on a machine without Maelstrom.
 //!
 //! Maelstrom runs N node processes, routes the JSON lines they write through a simulated
-//! network, drives a workload from clients, checks every answer and reports. This program
-//! does the same for mionode's workloads (`echo`, `batch_echo`, `proxy`, `relay`, or a mix),
-//! so that one command on a fresh clone starts a small cluster, drives load and prints a
-//! verdict:
+//! network, drives a workload from clients, checks the history and reports. This program does
+//! the same, with the workloads, checkers, services, partitions and network model of
+//! `mionode::harness` (shared with the simulator), so that one command on a fresh clone starts
+//! a small cluster, drives load and prints a verdict:
 //!
 //! ```text
 //! cargo build --release && target/release/mionode-load
 //! ```
 //!
-//! # What it keeps from Maelstrom (DESIGN.md §2)
+//! # What it keeps from Maelstrom (DESIGN.md §2, docs/load.md)
 //!
-//! - Nodes `n0..n{N-1}` each get `init` from a client (`c0..c{N-1}`, closed once answered)
-//!   and must answer `init_ok` within 10 s. Each node's stderr goes to
-//!   `node-logs/<id>.log` in the run directory.
-//! - Every delivered message gets a top-level integer `id`. Messages between nodes, a node's
-//!   messages to itself included, go through the network with its latency; clients' do not.
-//! - A message to an id that is neither a node nor a live client, a line that is not a valid
-//!   message, or a message with another node's `src`, is a protocol violation: the run fails
-//!   and the node's later output is lost, as when Maelstrom's reader for it dies.
-//! - Clients have one request outstanding and give up after 5 s; replies are schema-checked
-//!   (only the workload's fields plus `type`, `msg_id`, `in_reply_to`); error codes are
-//!   definite or indefinite as in Maelstrom's table. A node that exits before the end
-//!   crashed. Message counts and msgs-per-op are Maelstrom's `:net` stats.
-//!
-//! Beyond Maelstrom, for local testing: `--drop` and `--duplicate` between nodes, a
-//! partition nemesis that never cuts clients, an open loop (`--rate`), and a seed for every
-//! random choice. It simulates none of Maelstrom's services (`lin-kv` and the like): a node
-//! that writes to one fails here.
+//! - Nodes `n0..n{N-1}` start in the temporary directory, each gets `init` from a client
+//!   (`c0..c{N-1}`, closed once answered) and must answer `init_ok` within 10 s; at the end
+//!   they are killed with SIGKILL. Each node's stderr goes to `node-logs/<id>.log`.
+//! - Every delivered message is re-encoded with shuffled keys and gets a top-level integer
+//!   `id`. Messages between nodes and services wait for a latency in whole milliseconds;
+//!   clients' do not; partitions are Jepsen's grudges, at Jepsen's random gaps.
+//! - A line that is not a message, or a message to or from an id that is not a node, a live
+//!   client or a service, kills Maelstrom's reader for the node: the node is muted and the
+//!   `nodes` check names the cause.
+//! - Clients are Jepsen's: one request outstanding, 5 s timeout, a crashed client (timeout,
+//!   indeterminate error) replaced by a new id; requests at `--rate` with random gaps.
+//! - The verdict is a map of named checks (`workload`, `stats`, `availability`,
+//!   `exceptions`, and ours, `nodes`), combined as Jepsen combines them.
 //!
 //! # How it is built
 //!
-//! [`cli`] parses flags; [`store`] makes the run directory; [`driver`] is the event loop that
-//! owns the [`process`]es, the [`network`], the [`clients`] (who send [`workload`] requests)
-//! and the [`nemesis`]; every reply goes through the [`checker`], and counts into [`stats`];
-//! [`report`] writes `results.json` and the summary. The loop is one thread; its module doc
-//! says why. `main` maps the outcome to an exit status: 0 valid, 1 invalid, 2 could not run.
+//! [`cli`] parses flags; `mionode::harness::store` makes the run directory; [`driver`] is the
+//! event loop that owns the [`process`]es, the [`network`], the [`clients`] and the
+//! [`nemesis`], records the history and routes every line ([`wire`]); [`failures`] collects
+//! what the nodes did wrong, [`stats`] counts for the table, and [`report`] runs the checks and
+//! writes `results.json`, [`summary`] the text. The loop is one thread; its module doc says why.
+//! `main` maps the outcome to an exit status: 0 valid, 1 invalid or unknown, 2 could not run.
 
-mod checker;
 mod cli;
 mod clients;
 mod driver;
+mod failures;
 mod histogram;
 mod nemesis;
 mod network;
@@ -49,24 +46,27 @@ mod process;
 mod progress;
 mod report;
 mod stats;
-mod store;
+mod summary;
 mod wire;
-mod workload;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use clap::{Parser, ValueEnum};
+use mionode::harness::{record, store};
 
-use crate::cli::{Args, NemesisArg};
-use crate::clients::Clients;
+use crate::cli::{Args, Fault};
+use crate::clients::{Clients, Schedule};
 use crate::driver::{Driver, Plan};
 use crate::nemesis::Nemesis;
-use crate::network::{Latency, Network};
+use mionode::harness::net::{Faults, Latency};
+use mionode::harness::workload::{self as harness_workload, Workload};
+
+use crate::network::{NetConfig, Network};
 use crate::progress::Progress;
 use crate::report::{Config, Results};
-use crate::workload::Workload;
 
 /// Exit status of a valid run.
 const EXIT_VALID: u8 = 0;
@@ -74,6 +74,15 @@ const EXIT_VALID: u8 = 0;
 const EXIT_INVALID: u8 = 1;
 /// Exit status when the run could not be made.
 const EXIT_ERROR: u8 = 2;
+
+/// How many messages `messages.jsonl` keeps: the first ones of the run. Enough for a
+/// Lamport diagram and to follow a short run message by message; a long run at a million
+/// messages a second would otherwise hold gigabytes.
+const TRACE_CAP: usize = 100_000;
+
+/// Name of the subdirectory where nodes run with `--metrics` write their Prometheus
+/// service-discovery files.
+const METRICS_SD: &str = "sd";
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -95,18 +104,43 @@ fn run(args: &Args) -> Result<bool, String> {
         Some(bin) => bin.clone(),
         None => default_bin().map_err(|e| format!("cannot find the mionode binary: {e}"))?,
     };
+    // Nodes run in another directory: the binary's path must not depend on ours.
+    let bin = std::fs::canonicalize(&bin)
+        .map_err(|e| format!("cannot start the nodes: {}: {e}", bin.display()))?;
     let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
-    let run_dir = store::create(args.store.as_deref())
-        .map_err(|e| format!("cannot create the run directory: {e}"))?;
+    let run_dir = create_run_dir(args)?;
     let args = &with_metrics(args, &run_dir)?;
     let config = config(args, &bin, &ids, seed);
     let record = drive(args, &bin, &ids, seed, &run_dir)?;
     let results = Results::new(config, record, run_dir.display().to_string());
-    let json = serde_json::to_vec_pretty(&results).map_err(|e| e.to_string())?;
-    let path = run_dir.join("results.json");
-    std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
-    print(&report::summary(&results));
-    Ok(results.valid)
+    write_run(&run_dir, &results)?;
+    print(&results.summary);
+    Ok(results.valid.is_true())
+}
+
+/// The run directory, absolute (nodes run elsewhere and may be given paths inside it).
+fn create_run_dir(args: &Args) -> Result<PathBuf, String> {
+    let workload = args.workload.name();
+    let made = match &args.store {
+        Some(dir) => store::create_at(dir),
+        None => store::create_run(Path::new(store::DEFAULT_STORE), workload, SystemTime::now()),
+    };
+    let dir = made.map_err(|e| format!("cannot create the run directory: {e}"))?;
+    std::fs::canonicalize(&dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Writes results.json, the message trace, the nemesis periods and the summary.
+fn write_run(run_dir: &Path, results: &Results) -> Result<(), String> {
+    let at = |name: &str| run_dir.join(name).display().to_string();
+    let json = serde_json::to_vec_pretty(results).map_err(|e| e.to_string())?;
+    std::fs::write(run_dir.join(record::RESULTS), json)
+        .map_err(|e| format!("{}: {e}", at(record::RESULTS)))?;
+    store::write_jsonl_file(run_dir, record::MESSAGES, &results.messages)
+        .map_err(|e| format!("{}: {e}", at(record::MESSAGES)))?;
+    store::write_jsonl_file(run_dir, record::NEMESIS, &results.nemesis)
+        .map_err(|e| format!("{}: {e}", at(record::NEMESIS)))?;
+    std::fs::write(run_dir.join(record::SUMMARY), &results.summary)
+        .map_err(|e| format!("{}: {e}", at(record::SUMMARY)))
 }
 
 /// With `--metrics`, the flags that make every node serve its metrics on a free loopback port
@@ -117,7 +151,9 @@ fn with_metrics(args: &Args, run_dir: &Path) -> Result<Args, String> {
     if !args.metrics {
         return Ok(args);
     }
-    let sd = run_dir.join(store::METRICS_SD);
+    // A node removes its discovery file when its stdin closes: let it.
+    args.close_stdin = true;
+    let sd = run_dir.join(METRICS_SD);
     std::fs::create_dir_all(&sd).map_err(|e| format!("{}: {e}", sd.display()))?;
     let sd = sd.display().to_string();
     print(&format!(
@@ -138,32 +174,63 @@ fn drive(
     run_dir: &Path,
 ) -> Result<driver::Record, String> {
     let n = ids.len();
-    let latency = Latency {
-        mean_ms: args.latency,
-        dist: args.latency_dist,
+    let net = Network::new(&NetConfig {
+        nodes: n,
+        latency: Latency {
+            mean_ms: args.latency,
+            dist: args.latency_dist.harness(),
+        },
+        faults: Faults {
+            drop: args.drop,
+            duplicate: args.duplicate,
+        },
+        net_rate: args.net_rate,
+        reencode: !args.no_reencode,
+        seed: derive_seed(seed, "network", 0),
+    });
+    let workload = workload(args, ids);
+    let schedule = match args.rate {
+        _ if args.closed_loop => Schedule::Closed,
+        r if r > 0.0 => Schedule::Rate(r),
+        _ => Schedule::Idle,
     };
-    let net_seed = derive_seed(seed, "network", 0);
-    let net = Network::new(n, latency, args.drop, args.duplicate, net_seed);
-    let closed = args.concurrency.clients(n);
-    let clients = Clients::new(n, closed, args.rate, seed);
-    let workload = Workload::new(args.workload, args.batch_size, ids.to_vec());
-    let interval = (args.nemesis == NemesisArg::Partition).then_some(args.nemesis_interval);
-    let nemesis = Nemesis::new(interval, derive_seed(seed, "nemesis", 0));
+    // Client numbers: the init clients, then one setup client per setup message.
+    let first = n + workload.setup().len();
+    let clients = Clients::new(n, first, args.concurrency.clients(n), schedule, seed);
+    let interval = (args.nemesis)
+        .has(Fault::Partition)
+        .then_some(args.nemesis_interval);
+    let nemesis = Nemesis::new(interval, derive_seed(seed, "nemesis", 0), ids)?;
     let progress = Progress::new(args.progress, args.time_limit);
     let plan = Plan {
         bin: bin.to_path_buf(),
         args: args.node_args.clone(),
-        logs: run_dir.join(store::NODE_LOGS),
+        dir: std::env::temp_dir(),
+        run_dir: run_dir.to_path_buf(),
+        logs: run_dir.join(record::NODE_LOGS),
         ids: ids.to_vec(),
         init_timeout: args.init_timeout,
         time_limit: args.time_limit,
         grace: args.grace,
+        recovery: args.recovery,
+        close_stdin: args.close_stdin,
+        trace_cap: TRACE_CAP,
+        node_max_line: args.node_max_line,
     };
-    let driver = Driver::start(plan, net, clients, workload, nemesis, progress)
+    let driver = Driver::start(plan, net, (clients, workload), nemesis, progress, seed)
         .map_err(|e| format!("cannot start the nodes: {e}"))?;
     driver
         .run()
         .map_err(|e| format!("the event loop failed: {e}"))
+}
+
+/// The workload the flags ask for.
+fn workload(args: &Args, ids: &[String]) -> Workload {
+    let mut config = harness_workload::Config::new(args.workload, ids.to_vec());
+    config.topology = args.topology;
+    config.batch_size = args.batch_size;
+    config.latency_mean_ms = args.latency;
+    Workload::new(config)
 }
 
 /// The `mionode` binary beside this one (both are built into the same target directory).
@@ -172,20 +239,20 @@ fn default_bin() -> io::Result<PathBuf> {
     Ok(exe.with_file_name(format!("mionode{}", std::env::consts::EXE_SUFFIX)))
 }
 
+/// The name clap gives a value (`batch_echo`, `constant`).
+fn name(v: Option<clap::builder::PossibleValue>) -> String {
+    v.map(|v| v.get_name().to_string()).unwrap_or_default()
+}
+
 fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
-    let name = |v: Option<clap::builder::PossibleValue>| {
-        v.map(|v| v.get_name().to_string()).unwrap_or_default()
-    };
     Config {
         bin: bin.display().to_string(),
         nodes: ids.to_vec(),
         node_args: args.node_args.clone(),
-        workload: name(args.workload.to_possible_value()),
-        concurrency: args
-            .rate
-            .is_none()
-            .then(|| args.concurrency.clients(ids.len())),
+        workload: args.workload.name().to_string(),
+        concurrency: args.concurrency.clients(ids.len()),
         rate: args.rate,
+        closed_loop: args.closed_loop,
         time_limit_s: args.time_limit.as_secs_f64(),
         batch_size: args.batch_size,
         seed,
@@ -193,10 +260,17 @@ fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
         latency_dist: name(args.latency_dist.to_possible_value()),
         drop: args.drop,
         duplicate: args.duplicate,
-        nemesis: name(args.nemesis.to_possible_value()),
+        net_rate: args.net_rate,
+        nemesis: args.nemesis.to_string(),
         nemesis_interval_s: args.nemesis_interval.as_secs_f64(),
+        topology: args.topology.name(),
         grace_s: args.grace.as_secs_f64(),
         init_timeout_s: args.init_timeout.as_secs_f64(),
+        recovery_s: args.recovery.as_secs_f64(),
+        close_stdin: args.close_stdin,
+        reencode: !args.no_reencode,
+        availability: args.availability,
+        node_max_line: args.node_max_line,
     }
 }
 

@@ -1,152 +1,173 @@
-//! The partition nemesis: on a fixed interval, alternately cuts the nodes into two random
-//! halves and heals the network, starting healed; the network is healed when the clients
-//! stop, as Jepsen's final generator does, so the grace period can drain.
+//! The partition nemesis in real time: Jepsen's schedule and shapes
+//! ([`harness::nemesis`](mionode::harness::nemesis)) applied to the network, and the periods
+//! they were in force recorded for `nemesis.jsonl`.
 //!
-//! Only links between nodes are cut. A node keeps its link to itself and to every client.
+//! The network is healed at the end only for workloads with final reads, as Maelstrom's
+//! final generator does; otherwise a partition in force when the clients stop stays until
+//! the nodes are killed. Only links between nodes are cut: a node keeps its link to itself,
+//! to every client and to every service.
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use mionode::harness::nemesis::{Action, Schedule};
+use mionode::harness::record::{Nanos, NemesisPeriod};
 
 use crate::network::Network;
-
-/// One action of the nemesis, for the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct NemesisEvent {
-    /// Seconds since the workload started.
-    pub at_s: f64,
-    /// `partition` or `heal`.
-    pub action: &'static str,
-    /// The two sides of a partition (empty for a heal).
-    pub groups: Vec<Vec<String>>,
-}
 
 /// The schedule and the record of partitions.
 #[derive(Debug)]
 pub struct Nemesis {
-    /// `None` when no nemesis was asked for.
-    interval: Option<Duration>,
-    started: Option<Instant>,
-    next_at: Option<Instant>,
-    partitioned: bool,
+    /// `None` when no partition nemesis was asked for.
+    schedule: Option<Schedule>,
     rng: fastrand::Rng,
-    /// What was done, in order.
-    pub events: Vec<NemesisEvent>,
+    origin: Option<Instant>,
+    ids: Vec<String>,
+    /// The periods so far; the last one is open while a partition is in force.
+    periods: Vec<NemesisPeriod>,
 }
 
 impl Nemesis {
-    /// A nemesis acting every `interval`, or none.
-    pub fn new(interval: Option<Duration>, seed: u64) -> Self {
-        Nemesis {
-            interval,
-            started: None,
-            next_at: None,
-            partitioned: false,
+    /// A nemesis acting at random gaps averaging `interval` over the nodes `ids`, or none.
+    pub fn new(interval: Option<Duration>, seed: u64, ids: &[String]) -> Result<Self, String> {
+        let schedule = interval
+            .map(|i| Schedule::new(i.as_nanos() as Nanos, Vec::new()))
+            .transpose()?;
+        Ok(Nemesis {
+            schedule,
             rng: fastrand::Rng::with_seed(seed),
-            events: Vec::new(),
-        }
+            origin: None,
+            ids: ids.to_vec(),
+            periods: Vec::new(),
+        })
     }
 
-    /// Starts the schedule: the first partition comes one interval after `now`.
-    pub fn start(&mut self, now: Instant) {
-        self.started = Some(now);
-        self.next_at = self.interval.map(|i| now + i);
+    /// Starts the schedule at `now` (the first partition is due at once); times count from
+    /// `origin`, the start of the run.
+    pub fn start(&mut self, now: Instant, origin: Instant) {
+        self.origin = Some(origin);
+        let at = self.nanos(now);
+        if let Some(s) = &mut self.schedule {
+            s.start(at);
+        }
     }
 
     /// When the next action is due.
     pub fn next_at(&self) -> Option<Instant> {
-        self.next_at
+        let at = self.schedule.as_ref()?.next_at()?;
+        Some(self.origin? + Duration::from_nanos(at))
     }
 
     /// Acts if an action is due at `now`.
-    pub fn tick(&mut self, now: Instant, net: &mut Network, ids: &[String]) {
-        let (Some(at), Some(interval)) = (self.next_at, self.interval) else {
+    pub fn tick(&mut self, now: Instant, net: &mut Network) {
+        let at = self.nanos(now);
+        let n = self.ids.len();
+        let Some(schedule) = &mut self.schedule else {
             return;
         };
-        if at > now {
+        if let Some(action) = schedule.poll(at, n, &mut self.rng) {
+            self.apply(at, action, net);
+        }
+    }
+
+    /// Stops the schedule; with `heal`, heals a partition in force (before final reads).
+    pub fn finish(&mut self, now: Instant, net: &mut Network, heal: bool) {
+        let at = self.nanos(now);
+        let Some(schedule) = &mut self.schedule else {
             return;
-        }
-        self.next_at = Some(at + interval);
-        if self.partitioned {
-            self.heal(now, net);
-        } else {
-            self.partition(now, net, ids);
+        };
+        let action = schedule.finish();
+        if let (true, Some(action)) = (heal, action) {
+            self.apply(at, action, net);
         }
     }
 
-    /// Stops the schedule and heals the network if it is cut.
-    pub fn finish(&mut self, now: Instant, net: &mut Network) {
-        self.next_at = None;
-        if self.partitioned {
-            self.heal(now, net);
+    /// The periods a partition was in force, the last one open if it lasted to the end.
+    pub fn periods(&self) -> &[NemesisPeriod] {
+        &self.periods
+    }
+
+    fn apply(&mut self, at: Nanos, action: Action, net: &mut Network) {
+        match action {
+            Action::Start(shape, grudge) => {
+                self.periods.push(NemesisPeriod {
+                    start: at,
+                    end: None,
+                    kind: "partition".to_string(),
+                    detail: format!("{}: {}", shape.name(), grudge.describe(&self.ids)),
+                });
+                net.partition(grudge);
+            }
+            Action::Stop => {
+                if let Some(open) = self.periods.last_mut().filter(|p| p.end.is_none()) {
+                    open.end = Some(at);
+                }
+                net.heal();
+            }
         }
     }
 
-    fn partition(&mut self, now: Instant, net: &mut Network, ids: &[String]) {
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        self.rng.shuffle(&mut order);
-        let (one, other) = order.split_at(ids.len() / 2);
-        net.partition(one);
-        self.partitioned = true;
-        let names = |side: &[usize]| side.iter().map(|&i| ids[i].clone()).collect();
-        let event = self.event(now, "partition", vec![names(one), names(other)]);
-        self.events.push(event);
-    }
-
-    fn heal(&mut self, now: Instant, net: &mut Network) {
-        net.heal();
-        self.partitioned = false;
-        let event = self.event(now, "heal", Vec::new());
-        self.events.push(event);
-    }
-
-    fn event(&self, now: Instant, action: &'static str, groups: Vec<Vec<String>>) -> NemesisEvent {
-        let at_s = self
-            .started
-            .map_or(0.0, |s| now.saturating_duration_since(s).as_secs_f64());
-        NemesisEvent {
-            at_s,
-            action,
-            groups,
-        }
+    fn nanos(&self, now: Instant) -> Nanos {
+        self.origin
+            .map_or(0, |o| now.saturating_duration_since(o).as_nanos() as Nanos)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::LatencyDist;
-    use crate::network::Latency;
+    use crate::network::NetConfig;
+
+    fn net() -> Network {
+        Network::new(&NetConfig {
+            nodes: 5,
+            latency: Default::default(),
+            faults: Default::default(),
+            net_rate: None,
+            reencode: false,
+            seed: 0,
+        })
+    }
 
     #[test]
-    fn alternates_partition_and_heal_and_heals_at_the_end() {
-        let latency = Latency {
-            mean_ms: 0.0,
-            dist: LatencyDist::Constant,
-        };
-        let mut net = Network::new(3, latency, 0.0, 0.0, 0);
-        let ids: Vec<String> = ["n0", "n1", "n2"].map(String::from).to_vec();
-        let second = Duration::from_secs(1);
-        let mut nemesis = Nemesis::new(Some(second), 5);
+    fn partitions_alternate_with_heals_and_are_recorded_as_periods() {
+        let ids: Vec<String> = (0..5).map(|i| format!("n{i}")).collect();
+        let mut net = net();
+        let mut nemesis = Nemesis::new(Some(Duration::from_millis(100)), 5, &ids).unwrap();
         let t0 = Instant::now();
-        nemesis.start(t0);
-        nemesis.tick(t0, &mut net, &ids);
-        assert!(nemesis.events.is_empty(), "starts healed");
-        nemesis.tick(t0 + second, &mut net, &ids);
-        nemesis.tick(t0 + 2 * second, &mut net, &ids);
-        nemesis.tick(t0 + 3 * second, &mut net, &ids);
-        nemesis.finish(t0 + 3 * second, &mut net);
-        let actions: Vec<_> = nemesis.events.iter().map(|e| e.action).collect();
-        assert_eq!(actions, ["partition", "heal", "partition", "heal"]);
-        let sides = &nemesis.events[0].groups;
-        assert_eq!((sides[0].len(), sides[1].len()), (1, 2));
+        nemesis.start(t0, t0);
+        let mut now = t0;
+        for _ in 0..6 {
+            now = nemesis.next_at().expect("scheduled");
+            nemesis.tick(now, &mut net);
+        }
+        nemesis.finish(now, &mut net, false);
+        let p = nemesis.periods();
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].start == 0 && p[0].end.is_some() && p[1].end.is_some());
+        assert!(p
+            .iter()
+            .all(|p| p.kind == "partition" && !p.detail.is_empty()));
         assert_eq!(nemesis.next_at(), None);
     }
 
     #[test]
+    fn heals_at_the_end_only_when_asked() {
+        let ids: Vec<String> = (0..5).map(|i| format!("n{i}")).collect();
+        for heal in [false, true] {
+            let mut net = net();
+            let mut nemesis = Nemesis::new(Some(Duration::from_secs(1)), 1, &ids).unwrap();
+            let t0 = Instant::now();
+            nemesis.start(t0, t0);
+            nemesis.tick(t0, &mut net);
+            nemesis.finish(t0 + Duration::from_millis(10), &mut net, heal);
+            assert_eq!(nemesis.periods()[0].end.is_some(), heal);
+        }
+    }
+
+    #[test]
     fn no_interval_no_actions() {
-        let mut nemesis = Nemesis::new(None, 0);
-        nemesis.start(Instant::now());
+        let mut nemesis = Nemesis::new(None, 0, &[]).unwrap();
+        nemesis.start(Instant::now(), Instant::now());
         assert_eq!(nemesis.next_at(), None);
     }
 }

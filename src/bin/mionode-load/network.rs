@@ -1,44 +1,33 @@
-//! The simulated network between nodes, and the counting of everything it carries.
+//! The simulated network between nodes and services, and the counting and tracing of
+//! everything it carries.
 //!
-//! Like Maelstrom's `maelstrom.net`, every message sent gets a fresh top-level `id` (from 0),
-//! messages between nodes (a node's messages to itself included) are delayed by a latency
-//! drawn from the configured distribution, and a partition drops a message when it is due for
-//! delivery, not when it is sent. Clients' messages have no latency and no faults: Maelstrom's
-//! clients see nodes directly, and a lost `init` would only make the run fail for nothing.
-//! Beyond Maelstrom, a message between nodes can be dropped or duplicated with a given
-//! probability; each copy of a duplicate draws its own latency, so copies may reorder.
+//! Like Maelstrom's `maelstrom.net`, every message sent gets a fresh top-level `id` (from 0);
+//! messages between nodes and services (a node's messages to itself included) wait for a
+//! latency drawn from Maelstrom's distribution in whole milliseconds
+//! ([`harness::net::Latency`](mionode::harness::net::Latency)); a partition (a Jepsen
+//! [`Grudge`]) drops a message when it is due for delivery, not when it is sent. Every message
+//! is delivered re-encoded as Maelstrom re-encodes it: parsed, then written again with the
+//! keys of every object in a seeded shuffled order and numbers as a JVM writes them
+//! ([`harness::net::reencode`](mionode::harness::net::reencode)), so a node that parses by
+//! key order or exact bytes fails here as it would there. Clients' messages have no latency
+//! and no faults. Beyond Maelstrom: `--drop` and `--duplicate` between nodes and services
+//! (each copy of a duplicate draws its own latency, so copies may reorder), and `--net-rate`,
+//! one first-come first-served queue in front of all of that traffic.
 //!
-//! What it does not do: it never reorders two messages of equal latency (delivery order is
-//! (due time, send order)), and it does not bound the bytes queued for a node that stops
-//! reading its stdin (neither does Maelstrom).
+//! What it does not do: it never reorders two messages due at the same moment (delivery
+//! order is (due time, send order)), and it does not bound the bytes queued for a node that
+//! stops reading its stdin (neither does Maelstrom).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use crate::cli::LatencyDist;
+use mionode::harness::nemesis::Grudge;
+use mionode::harness::net::{self, Faults, Latency, NetRate};
+use mionode::harness::record::{MessageEvent, Nanos};
+use serde_json::Value;
+
 use crate::wire;
-
-/// How latency is drawn for one message between nodes.
-#[derive(Debug, Clone, Copy)]
-pub struct Latency {
-    /// The mean latency in milliseconds.
-    pub mean_ms: f64,
-    /// The shape of the distribution.
-    pub dist: LatencyDist,
-}
-
-impl Latency {
-    /// Draws one latency; `u` is uniform in [0, 1).
-    pub fn draw(&self, u: f64) -> Duration {
-        let ms = match self.dist {
-            LatencyDist::Constant => self.mean_ms,
-            LatencyDist::Uniform => 2.0 * self.mean_ms * u,
-            LatencyDist::Exponential => -self.mean_ms * (1.0 - u).ln(),
-        };
-        Duration::from_secs_f64(ms.max(0.0) / 1000.0)
-    }
-}
 
 /// Message counts in Maelstrom's terms (`send-count`, `recv-count`) plus the faults injected.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,24 +36,56 @@ pub struct NetStats {
     pub client_sent: u64,
     /// Messages from or to a client, delivered.
     pub client_delivered: u64,
-    /// Messages between nodes, sent into the network.
+    /// Messages between nodes and services, sent into the network.
     pub server_sent: u64,
-    /// Messages between nodes, delivered (duplicates count twice).
+    /// Messages between nodes and services, delivered (duplicates count twice).
     pub server_delivered: u64,
-    /// Messages between nodes lost by `--drop`.
+    /// Messages lost by `--drop`.
     pub dropped: u64,
     /// Extra copies made by `--duplicate`.
     pub duplicated: u64,
     /// Messages between nodes lost to a partition.
     pub partitioned: u64,
+    /// The longest a message waited in the `--net-rate` queue, in nanoseconds.
+    pub max_queue_wait: Nanos,
 }
 
-/// A message between nodes waiting for its delivery time.
+/// What the trace needs to know of a message besides its ends: its body's head.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Head<'a> {
+    /// The body's `type` (empty when it has none, which Maelstrom allows between nodes).
+    pub kind: &'a str,
+    /// The body's `msg_id`.
+    pub msg_id: Option<u64>,
+    /// The body's `in_reply_to`.
+    pub in_reply_to: Option<u64>,
+}
+
+/// How the network is set up.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Number of nodes (endpoints `0..nodes`; services follow).
+    pub nodes: usize,
+    /// Latency between nodes and services.
+    pub latency: Latency,
+    /// `--drop` and `--duplicate`.
+    pub faults: Faults,
+    /// `--net-rate`, if set.
+    pub net_rate: Option<f64>,
+    /// Re-encode every message (off only with `--no-reencode`, to measure throughput).
+    pub reencode: bool,
+    /// Seed of the latency, fault and key-order draws.
+    pub seed: u64,
+}
+
+/// A message waiting for its delivery time.
 #[derive(Debug)]
 struct InFlight {
     due: Instant,
     /// Send order, so equal due times deliver first-sent first.
     seq: u64,
+    /// The network's id of the message (a duplicate shares it).
+    id: u64,
     from: usize,
     to: usize,
     bytes: Vec<u8>,
@@ -87,107 +108,182 @@ impl Ord for InFlight {
     }
 }
 
-/// The network: latency, faults, partitions, message ids and counts.
+/// The network: latency, faults, partitions, message ids, counts and the message trace.
+///
+/// Endpoints are numbered: nodes `0..nodes`, then services, then one index standing for
+/// any client (never cut off). Partitions cut only links between nodes (Jepsen's grudges
+/// are over the test's nodes).
 #[derive(Debug)]
 pub struct Network {
     nodes: usize,
     latency: Latency,
-    drop: f64,
-    duplicate: f64,
+    faults: Faults,
+    net_rate: Option<NetRate>,
+    reencode: bool,
     rng: fastrand::Rng,
-    /// `cut[to * nodes + from]`: messages from `from` to `to` are lost.
-    cut: Vec<bool>,
+    /// Key orders, apart from the latency and fault draws so that they do not shift them.
+    shuffle: fastrand::Rng,
+    grudge: Option<Grudge>,
     in_flight: BinaryHeap<Reverse<InFlight>>,
     next_seq: u64,
     next_id: u64,
+    /// The messages traced so far; the one with network id `i` is at index `i`.
+    trace: Vec<MessageEvent>,
+    trace_cap: usize,
+    origin: Instant,
+    scratch: Vec<u8>,
     /// What was carried so far.
     pub stats: NetStats,
 }
 
 impl Network {
-    /// A healed network between `nodes` nodes.
-    pub fn new(nodes: usize, latency: Latency, drop: f64, duplicate: f64, seed: u64) -> Self {
+    /// A healed network as `config` says, tracing nothing until [`Network::trace_from`].
+    pub fn new(config: &NetConfig) -> Self {
         Network {
-            nodes,
-            latency,
-            drop,
-            duplicate,
-            rng: fastrand::Rng::with_seed(seed),
-            cut: vec![false; nodes * nodes],
+            nodes: config.nodes,
+            latency: config.latency,
+            faults: config.faults,
+            net_rate: config.net_rate.and_then(NetRate::new),
+            reencode: config.reencode,
+            rng: fastrand::Rng::with_seed(config.seed),
+            shuffle: fastrand::Rng::with_seed(crate::derive_seed(config.seed, "key-order", 0)),
+            grudge: None,
             in_flight: BinaryHeap::new(),
             next_seq: 0,
             next_id: 0,
+            trace: Vec::new(),
+            trace_cap: 0,
+            origin: Instant::now(),
+            scratch: Vec::new(),
             stats: NetStats::default(),
         }
     }
 
-    /// Sends a client's message to node `to`: appended to `out`, the node's input, at once.
-    /// `body` writes the message body; its result is returned.
-    pub fn client_to_node<R>(
+    /// Traces the first `cap` messages from now on, with times since `origin`.
+    pub fn trace_from(&mut self, origin: Instant, cap: usize) {
+        self.origin = origin;
+        self.trace_cap = cap;
+    }
+
+    /// The messages traced, in send order; takes them out of the network.
+    pub fn take_trace(&mut self) -> Vec<MessageEvent> {
+        std::mem::take(&mut self.trace)
+    }
+
+    /// Sends a client's message to a node, named `ends`: appended to `out`, the node's
+    /// input, at once. `body` writes the message body.
+    pub fn client_to_node(
         &mut self,
-        client: &str,
-        node: &str,
+        now: Instant,
+        ends: (&str, &str),
+        head: Head<'_>,
         out: &mut Vec<u8>,
-        body: impl FnOnce(&mut Vec<u8>) -> R,
-    ) -> R {
+        body: impl FnOnce(&mut Vec<u8>),
+    ) {
         let id = self.take_id();
         self.stats.client_sent += 1;
         self.stats.client_delivered += 1;
-        wire::client_message(out, id, client, node, body)
+        self.traced(id, now, ends, head);
+        self.delivered(id, now);
+        if !self.reencode {
+            return wire::client_message(out, id, ends.0, ends.1, body);
+        }
+        let mut line = std::mem::take(&mut self.scratch);
+        line.clear();
+        wire::client_message(&mut line, id, ends.0, ends.1, body);
+        line.pop(); // the newline: `encode` adds it back
+        self.encode(id, &line, out);
+        self.scratch = line;
     }
 
-    /// Counts a node's message to a client (the caller hands it to the client).
-    pub fn node_to_client(&mut self) {
-        self.take_id();
+    /// Counts and traces a node's message to a client (the caller hands it to the client).
+    pub fn node_to_client(&mut self, now: Instant, ends: (&str, &str), head: Head<'_>) {
+        let id = self.take_id();
         self.stats.client_sent += 1;
         self.stats.client_delivered += 1;
+        self.traced(id, now, ends, head);
+        self.delivered(id, now);
     }
 
-    /// Sends a node's message `line` (a parsed object) from node `from` to node `to`. Without
-    /// latency it is appended to `out`, the input of `to`, at once; otherwise it waits for
-    /// [`Network::deliver_due`].
-    pub fn node_to_node(
+    /// Sends a message `line` (a JSON object) from endpoint `from` to endpoint `to` (nodes
+    /// or services), named `ends`. With no latency and no queue it is appended to `out`, the
+    /// input of `to`, at once; otherwise it waits for [`Network::deliver_due`].
+    pub fn send(
         &mut self,
         now: Instant,
-        from: usize,
-        to: usize,
+        (from, to): (usize, usize),
+        ends: (&str, &str),
+        head: Head<'_>,
         line: &[u8],
         out: &mut Vec<u8>,
     ) {
         let id = self.take_id();
         self.stats.server_sent += 1;
-        if self.drop > 0.0 && self.rng.f64() < self.drop {
-            self.stats.dropped += 1;
-            return;
+        self.traced(id, now, ends, head);
+        let copies = self.faults.copies(&mut self.rng);
+        match copies {
+            0 => {
+                self.stats.dropped += 1;
+                self.lost(id);
+            }
+            2 => self.stats.duplicated += 1,
+            _ => {}
         }
-        let copies = if self.duplicate > 0.0 && self.rng.f64() < self.duplicate {
-            self.stats.duplicated += 1;
-            2
-        } else {
-            1
-        };
         for _ in 0..copies {
-            if self.latency.mean_ms == 0.0 {
+            let delay = self.delay(now);
+            if delay.is_zero() {
                 if self.is_cut(from, to) {
                     self.stats.partitioned += 1;
+                    self.lost(id);
                 } else {
-                    wire::stamp(out, id, line);
+                    self.encode(id, line, out);
                     self.stats.server_delivered += 1;
+                    self.delivered(id, now);
                 }
                 continue;
             }
             let mut bytes = Vec::with_capacity(line.len() + 24);
-            wire::stamp(&mut bytes, id, line);
-            let due = now + self.latency.draw(self.rng.f64());
+            self.encode(id, line, &mut bytes);
             let seq = self.next_seq;
             self.next_seq += 1;
+            let due = now + delay;
             self.in_flight.push(Reverse(InFlight {
                 due,
                 seq,
+                id,
                 from,
                 to,
                 bytes,
             }));
+        }
+    }
+
+    /// The time a message sent `now` spends in the `--net-rate` queue plus its latency.
+    fn delay(&mut self, now: Instant) -> Duration {
+        let mut nanos = self.latency.draw(&mut self.rng);
+        if let Some(rate) = &mut self.net_rate {
+            let sent = now.saturating_duration_since(self.origin).as_nanos() as Nanos;
+            let wait = rate.admit(sent) - sent;
+            self.stats.max_queue_wait = self.stats.max_queue_wait.max(wait);
+            nanos += wait;
+        }
+        Duration::from_nanos(nanos)
+    }
+
+    /// Appends `line` as delivered, with the network's `id`: re-encoded (shuffled keys) or,
+    /// without re-encoding, with `id` spliced in front; and a newline.
+    fn encode(&mut self, id: u64, line: &[u8], out: &mut Vec<u8>) {
+        if !self.reencode {
+            return wire::stamp(out, id, line);
+        }
+        match serde_json::from_slice::<Value>(line) {
+            Ok(Value::Object(mut message)) => {
+                message.insert("id".to_string(), Value::from(id));
+                net::reencode(&Value::Object(message), &mut self.shuffle, out);
+                out.push(b'\n');
+            }
+            // The envelope was parsed before it was sent: an object, always.
+            _ => wire::stamp(out, id, line),
         }
     }
 
@@ -205,40 +301,29 @@ impl Network {
             };
             if self.is_cut(m.from, m.to) {
                 self.stats.partitioned += 1;
+                self.lost(m.id);
             } else if let Some(input) = inputs.get_mut(m.to) {
                 input.extend_from_slice(&m.bytes);
                 self.stats.server_delivered += 1;
+                self.delivered(m.id, now);
             }
         }
     }
 
-    /// Cuts every link between `group` and the other nodes, both ways; links inside each
-    /// side and a node's link to itself stay up.
-    pub fn partition(&mut self, group: &[usize]) {
-        let n = self.nodes;
-        let mut inside = vec![false; n];
-        for &i in group {
-            if let Some(slot) = inside.get_mut(i) {
-                *slot = true;
-            }
-        }
-        for to in 0..n {
-            for from in 0..n {
-                self.cut[to * n + from] = inside[to] != inside[from];
-            }
-        }
+    /// Puts `grudge` in force: each node drops what the nodes it holds a grudge against send.
+    pub fn partition(&mut self, grudge: Grudge) {
+        self.grudge = Some(grudge);
     }
 
     /// Restores every link.
     pub fn heal(&mut self) {
-        self.cut.fill(false);
+        self.grudge = None;
     }
 
     fn is_cut(&self, from: usize, to: usize) -> bool {
-        self.cut
-            .get(to * self.nodes + from)
-            .copied()
-            .unwrap_or(false)
+        from < self.nodes
+            && to < self.nodes
+            && self.grudge.as_ref().is_some_and(|g| g.cuts(from, to))
     }
 
     fn take_id(&mut self) -> u64 {
@@ -246,90 +331,188 @@ impl Network {
         self.next_id += 1;
         id
     }
+
+    fn nanos(&self, now: Instant) -> Nanos {
+        now.saturating_duration_since(self.origin).as_nanos() as Nanos
+    }
+
+    fn traced(&mut self, id: u64, now: Instant, (src, dest): (&str, &str), head: Head<'_>) {
+        if self.trace.len() >= self.trace_cap || id != self.trace.len() as u64 {
+            return;
+        }
+        self.trace.push(MessageEvent {
+            id,
+            src: src.to_string(),
+            dest: dest.to_string(),
+            kind: head.kind.to_string(),
+            msg_id: head.msg_id,
+            in_reply_to: head.in_reply_to,
+            sent: self.nanos(now),
+            delivered: None,
+            dropped: false,
+        });
+    }
+
+    fn delivered(&mut self, id: u64, now: Instant) {
+        let at = self.nanos(now);
+        if let Some(m) = self.trace.get_mut(id as usize) {
+            m.delivered.get_or_insert(at);
+            m.dropped = false;
+        }
+    }
+
+    fn lost(&mut self, id: u64) {
+        if let Some(m) = self.trace.get_mut(id as usize) {
+            m.dropped = m.delivered.is_none();
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mionode::harness::net::LatencyDist;
 
-    const LINE: &[u8] = br#"{"src":"n0","dest":"n1","body":{"type":"echo"}}"#;
+    const LINE: &[u8] = br#"{"src":"n0","dest":"n1","body":{"type":"echo","msg_id":3,"echo":1}}"#;
 
-    fn net(latency_ms: f64, drop: f64, duplicate: f64) -> Network {
-        let latency = Latency {
-            mean_ms: latency_ms,
-            dist: LatencyDist::Constant,
+    fn send(n: &mut Network, now: Instant, link: (usize, usize), out: &mut Vec<u8>) {
+        let head = Head {
+            kind: "echo",
+            msg_id: Some(3),
+            in_reply_to: None,
         };
-        Network::new(3, latency, drop, duplicate, 1)
+        n.send(now, link, ("n0", "n1"), head, LINE, out);
     }
 
-    #[test]
-    fn latency_distributions_have_the_given_mean() {
-        let mut rng = fastrand::Rng::with_seed(7);
-        for dist in [
-            LatencyDist::Constant,
-            LatencyDist::Uniform,
-            LatencyDist::Exponential,
-        ] {
-            let l = Latency {
-                mean_ms: 10.0,
-                dist,
-            };
-            let n = 20_000;
-            let sum: f64 = (0..n).map(|_| l.draw(rng.f64()).as_secs_f64()).sum();
-            let mean_ms = sum / n as f64 * 1000.0;
-            assert!((mean_ms - 10.0).abs() < 0.5, "{dist:?}: mean {mean_ms}");
+    fn config(latency_ms: u64, drop: f64, duplicate: f64) -> NetConfig {
+        NetConfig {
+            nodes: 3,
+            latency: Latency {
+                mean_ms: latency_ms,
+                dist: LatencyDist::Constant,
+            },
+            faults: Faults { drop, duplicate },
+            net_rate: None,
+            reencode: false,
+            seed: 1,
         }
+    }
+
+    fn net(latency_ms: u64, drop: f64, duplicate: f64) -> Network {
+        Network::new(&config(latency_ms, drop, duplicate))
     }
 
     #[test]
     fn ids_count_up_from_zero_across_all_links() {
-        let mut n = net(0.0, 0.0, 0.0);
+        let mut n = net(0, 0.0, 0.0);
         let mut out = Vec::new();
-        n.client_to_node("c0", "n0", &mut out, |b| b.extend_from_slice(b"{}"));
-        n.node_to_node(Instant::now(), 0, 1, LINE, &mut out);
+        let now = Instant::now();
+        n.trace_from(now, 10);
+        n.client_to_node(now, ("c0", "n0"), Head::default(), &mut out, |b| {
+            b.extend_from_slice(b"{}")
+        });
+        send(&mut n, now, (0, 1), &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("{\"id\":0,\"src\":\"c0\""), "{text}");
         assert!(text.contains("\n{\"id\":1,\"src\":\"n0\""), "{text}");
+        let trace = n.take_trace();
+        assert_eq!(trace.len(), 2);
+        assert_eq!(
+            (trace[1].id, &*trace[1].kind, trace[1].msg_id),
+            (1, "echo", Some(3))
+        );
+        assert!(trace.iter().all(|m| m.delivered.is_some() && !m.dropped));
+    }
+
+    #[test]
+    fn messages_are_reencoded_with_shuffled_keys_and_the_same_content() {
+        let mut n = Network::new(&NetConfig {
+            reencode: true,
+            ..config(0, 0.0, 0.0)
+        });
+        let mut orders = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            let mut out = Vec::new();
+            send(&mut n, Instant::now(), (0, 1), &mut out);
+            assert_eq!(out.last(), Some(&b'\n'));
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v["body"]["echo"], 1);
+            assert_eq!(v["src"], "n0");
+            assert!(v["id"].is_u64());
+            let text = String::from_utf8(out).unwrap();
+            let first_key = text.split('"').nth(1).unwrap_or("").to_string();
+            orders.insert(first_key);
+        }
+        assert!(orders.len() >= 3, "key orders seen first: {orders:?}");
     }
 
     #[test]
     fn delayed_messages_wait_and_partitions_apply_at_delivery() {
-        let mut n = net(5.0, 0.0, 0.0);
+        let mut n = net(5, 0.0, 0.0);
         let t0 = Instant::now();
         let mut inputs = vec![Vec::new(); 3];
         let mut ignored = Vec::new();
-        n.node_to_node(t0, 0, 1, LINE, &mut ignored);
-        n.node_to_node(t0, 0, 2, LINE, &mut ignored);
+        n.trace_from(t0, 10);
+        send(&mut n, t0, (0, 1), &mut ignored);
+        send(&mut n, t0, (0, 2), &mut ignored);
         assert!(ignored.is_empty());
         n.deliver_due(t0, &mut inputs);
         assert!(inputs[1].is_empty());
-        n.partition(&[2]);
+        n.partition(Grudge::complete(3, vec![vec![0, 1], vec![2]]));
         n.deliver_due(t0 + Duration::from_millis(5), &mut inputs);
         assert!(!inputs[1].is_empty());
         assert!(inputs[2].is_empty());
         assert_eq!((n.stats.server_delivered, n.stats.partitioned), (1, 1));
         assert_eq!(n.next_due(), None);
+        let trace = n.take_trace();
+        assert_eq!(trace[0].delivered, Some(5_000_000));
+        assert!(trace[1].dropped && trace[1].delivered.is_none());
     }
 
     #[test]
-    fn partition_cuts_across_not_within_nor_to_self() {
-        let mut n = net(0.0, 0.0, 0.0);
-        n.partition(&[0]);
+    fn partitions_cut_between_nodes_never_to_services() {
+        let mut n = net(0, 0.0, 0.0);
+        n.partition(Grudge::complete(3, vec![vec![0], vec![1, 2]]));
         assert!(n.is_cut(0, 1) && n.is_cut(1, 0) && n.is_cut(2, 0));
         assert!(!n.is_cut(1, 2) && !n.is_cut(0, 0));
+        assert!(
+            !n.is_cut(0, 3) && !n.is_cut(3, 0),
+            "services are never cut off"
+        );
         n.heal();
         assert!(!n.is_cut(0, 1));
     }
 
     #[test]
-    fn drop_and_duplicate_are_counted() {
-        let mut n = net(0.0, 1.0, 0.0);
+    fn net_rate_queues_messages_first_come_first_served() {
+        let mut n = Network::new(&NetConfig {
+            net_rate: Some(1000.0),
+            ..config(0, 0.0, 0.0)
+        });
+        let t0 = Instant::now();
+        n.trace_from(t0, 0);
         let mut out = Vec::new();
-        n.node_to_node(Instant::now(), 0, 1, LINE, &mut out);
+        for _ in 0..10 {
+            send(&mut n, t0, (0, 1), &mut out);
+        }
+        assert!(out.is_empty(), "every message waits for the queue");
+        let mut inputs = vec![Vec::new(); 3];
+        n.deliver_due(t0 + Duration::from_millis(5), &mut inputs);
+        assert_eq!(inputs[1].iter().filter(|&&b| b == b'\n').count(), 5);
+        n.deliver_due(t0 + Duration::from_millis(10), &mut inputs);
+        assert_eq!(inputs[1].iter().filter(|&&b| b == b'\n').count(), 10);
+        assert_eq!(n.stats.max_queue_wait, 10_000_000);
+    }
+
+    #[test]
+    fn drop_and_duplicate_are_counted() {
+        let mut n = net(0, 1.0, 0.0);
+        let mut out = Vec::new();
+        send(&mut n, Instant::now(), (0, 1), &mut out);
         assert!(out.is_empty());
         assert_eq!(n.stats.dropped, 1);
-        let mut n = net(0.0, 0.0, 1.0);
-        n.node_to_node(Instant::now(), 0, 1, LINE, &mut out);
+        let mut n = net(0, 0.0, 1.0);
+        send(&mut n, Instant::now(), (0, 1), &mut out);
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 2);
         assert_eq!((n.stats.duplicated, n.stats.server_delivered), (1, 2));
     }

@@ -1,5 +1,7 @@
-//! Node processes: started with piped stdin and stdout, stderr to a log file, and ended
-//! without leaving anything behind.
+//! Node processes: started with piped stdin and stdout, stderr to a log file, in the
+//! system's temporary directory (as Maelstrom starts them in the JVM's `java.io.tmpdir`, so a
+//! node that writes files relative to its working directory does not litter the caller's),
+//! and ended without leaving anything behind.
 //!
 //! Each node runs in its own process group, so a Ctrl-C at the terminal reaches the driver
 //! alone (which then stops the nodes in order) instead of killing the nodes under it, which
@@ -32,24 +34,28 @@ pub struct NodeProcess {
     stdout: Option<pipe::Receiver>,
     /// Bytes at the front of the node's input buffer already written to its stdin.
     written: usize,
+    /// The last byte written to its stdin was not a newline: a line is half written.
+    mid_line: bool,
     status: Option<ExitStatus>,
 }
 
 impl NodeProcess {
-    /// Starts `bin args...` with stderr appended to `log`, and registers its stdout under
-    /// `read` and its stdin under `write`.
+    /// Starts `bin args...` in `dir` with stderr appended to `log`, and registers its stdout
+    /// under `read` and its stdin under `write`. `bin` should be absolute (a relative path
+    /// would be looked up from `dir`).
     pub fn spawn(
         bin: &Path,
         args: &[String],
+        dir: &Path,
         log: &Path,
         registry: &Registry,
-        read: Token,
-        write: Token,
+        (read, write): (Token, Token),
     ) -> io::Result<NodeProcess> {
         let stderr = File::create(log)?;
         let mut command = Command::new(bin);
         command
             .args(args)
+            .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -68,6 +74,7 @@ impl NodeProcess {
             stdout: child.stdout.take().map(pipe::Receiver::from),
             child,
             written: 0,
+            mid_line: false,
             status: None,
         };
         if let Some(stdin) = &mut node.stdin {
@@ -115,7 +122,10 @@ impl NodeProcess {
         };
         while self.written < input.len() {
             match stdin.write(&input[self.written..]) {
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    self.mid_line = n > 0 && input[self.written - 1] != b'\n';
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 // BrokenPipe and the like: the node is gone; the reaper will say so.
@@ -136,9 +146,25 @@ impl NodeProcess {
         }
     }
 
-    /// Closes the node's stdin: a node then flushes and exits (DESIGN.md §2).
+    /// Closes the node's stdin: a node then flushes and exits (DESIGN.md §2). Only at a
+    /// line boundary: call [`NodeProcess::finish_line`] first.
     pub fn close_stdin(&mut self) {
         self.stdin = None;
+    }
+
+    /// Cuts `input` (the node's unwritten input) after the line being written, so that a
+    /// later close never ends the node's stdin in the middle of a message; true once what
+    /// is left has been written (the stdin can then be closed).
+    pub fn finish_line(&mut self, input: &mut Vec<u8>) -> bool {
+        let written = self.written.min(input.len());
+        let end = if self.mid_line {
+            memchr::memchr(b'\n', &input[written..]).map_or(input.len(), |at| written + at + 1)
+        } else {
+            written
+        };
+        input.truncate(end);
+        self.flush(input);
+        input.is_empty()
     }
 
     /// The exit status if the node has exited (reaping it).

@@ -70,8 +70,13 @@ impl Progress {
 
     /// Says the clients have stopped and replies are being drained.
     pub fn draining(&self) {
+        self.message("stopping: waiting for replies in flight");
+    }
+
+    /// Shows `text` as the bar's message.
+    pub fn message(&self, text: &'static str) {
         if let Some(bar) = &self.bar {
-            bar.set_message("stopping: waiting for replies in flight");
+            bar.set_message(text);
         }
     }
 

@@ -1,21 +1,27 @@
-//! The results of a run: `results.json` in the run directory, and the summary on stdout.
+//! The results of a run: the checks run over the history, and `results.json` in the run
+//! directory (the summary on stdout, also kept as `summary.txt`, is [`crate::summary`]'s).
+//!
+//! The verdict is Maelstrom's: named checks, each with its own validity, combined as Jepsen
+//! combines them (`harness::check`): `workload` (the workload's checker over the history),
+//! `stats` (every operation kind needs an `ok`), `availability`, `exceptions` (replies that
+//! broke the schema; never invalid), and ours, `nodes` (protocol violations, crashes, init
+//! and setup failures: what kills Maelstrom's reader for a node or the test itself).
 //!
 //! The network counts follow Maelstrom's `:net` stats: `send_count` messages sent into the
 //! network, `recv_count` delivered, `msg_count` distinct messages (one per `id`), and
 //! `msgs_per_op` = `msg_count` / operations invoked, for all messages and for those between
-//! nodes (`servers`). Latency quantiles are of correct successful replies, from the moment
-//! the request was queued for the node to the moment its reply was read.
+//! nodes and services (`servers`). Latency quantiles are of `ok` completions, from the
+//! moment the request was queued for the node to the moment its reply was read.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
+use mionode::harness::check::{self, Valid};
+use mionode::harness::record::{MessageEvent, NemesisPeriod};
 use serde::Serialize;
 
-use crate::checker::{code_name, Failure};
 use crate::driver::Record;
-use crate::nemesis::NemesisEvent;
+use crate::failures::Failure;
 use crate::stats::OpStats;
-use crate::workload::OpKind;
 
 /// The run's settings, as they were used (the seed included, so the run can be repeated).
 #[derive(Debug, Clone, Serialize)]
@@ -28,10 +34,12 @@ pub struct Config {
     pub node_args: Vec<String>,
     /// `--workload`.
     pub workload: String,
-    /// Closed-loop client count, or `None` in an open loop.
-    pub concurrency: Option<usize>,
-    /// Open-loop rate, or `None` in a closed loop.
-    pub rate: Option<f64>,
+    /// Number of clients (`--concurrency`).
+    pub concurrency: usize,
+    /// `--rate`, requests per second (ignored with `closed_loop`).
+    pub rate: f64,
+    /// `--closed-loop`.
+    pub closed_loop: bool,
     /// `--time-limit`, seconds.
     pub time_limit_s: f64,
     /// `--batch-size`.
@@ -39,21 +47,35 @@ pub struct Config {
     /// `--seed`, drawn if not given.
     pub seed: u64,
     /// `--latency`, milliseconds.
-    pub latency_ms: f64,
+    pub latency_ms: u64,
     /// `--latency-dist`.
     pub latency_dist: String,
     /// `--drop`.
     pub drop: f64,
     /// `--duplicate`.
     pub duplicate: f64,
+    /// `--net-rate`, messages per second, if set.
+    pub net_rate: Option<f64>,
     /// `--nemesis`.
     pub nemesis: String,
     /// `--nemesis-interval`, seconds.
     pub nemesis_interval_s: f64,
+    /// `--topology`.
+    pub topology: String,
+    /// `--availability`, if set.
+    pub availability: Option<f64>,
     /// `--grace`, seconds.
     pub grace_s: f64,
     /// `--init-timeout`, seconds.
     pub init_timeout_s: f64,
+    /// `--recovery`, seconds.
+    pub recovery_s: f64,
+    /// `--close-stdin` (on with `--metrics`).
+    pub close_stdin: bool,
+    /// Messages re-encoded with shuffled keys (off with `--no-reencode`).
+    pub reencode: bool,
+    /// `--node-max-line`, bytes.
+    pub node_max_line: usize,
 }
 
 /// Latency quantiles in milliseconds.
@@ -74,21 +96,21 @@ pub struct Quantiles {
 pub struct OpReport {
     /// Requests sent.
     pub invoked: u64,
-    /// Correct successful replies.
+    /// `ok` completions.
     pub ok: u64,
-    /// Definite error replies.
+    /// `fail` completions (definite).
     pub failed: u64,
-    /// Indefinite error replies.
+    /// `info` completions (indeterminate).
     pub indeterminate: u64,
-    /// No reply within the client timeout or by the end.
+    /// Of those, no reply within the client's timeout or by the end.
     pub timed_out: u64,
-    /// Replies that failed the check.
+    /// Completions that are wrong answers by themselves (echo and the RPC chapter).
     pub wrong: u64,
     /// Error replies by code.
     pub error_codes: BTreeMap<String, u64>,
-    /// Correct successful replies per second of the run.
-    pub ok_per_s: f64,
-    /// Latency of correct successful replies (absent when there were none).
+    /// `ok` completions per second of the run (`None` for a run of no duration).
+    pub ok_per_s: Option<f64>,
+    /// Latency of `ok` completions (absent when there were none).
     pub latency_ms: Option<Quantiles>,
 }
 
@@ -113,7 +135,7 @@ pub struct NetReport {
     pub all: NetCounts,
     /// Messages from or to clients.
     pub clients: NetCounts,
-    /// Messages between nodes.
+    /// Messages between nodes and services.
     pub servers: NetCounts,
     /// Lost by `--drop`.
     pub dropped: u64,
@@ -121,6 +143,8 @@ pub struct NetReport {
     pub duplicated: u64,
     /// Lost to partitions.
     pub partitioned: u64,
+    /// The longest wait in the `--net-rate` queue, milliseconds.
+    pub max_queue_wait_ms: f64,
     /// Lines a node wrote after its protocol violation.
     pub lost_after_violation: u64,
 }
@@ -141,11 +165,13 @@ pub struct NodeReport {
 /// Everything `results.json` holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Results {
-    /// True when no check failed.
-    pub valid: bool,
-    /// How many failures there were.
+    /// The combined verdict: `true`, `false` or `"unknown"`.
+    pub valid: Valid,
+    /// Every check by name, each with its own `valid` (and the combined one).
+    pub checks: check::Results,
+    /// How many protocol failures there were (the `nodes` check).
     pub failure_count: u64,
-    /// The first failures, in order.
+    /// The first protocol failures, in order.
     pub failures: Vec<Failure>,
     /// The settings.
     pub config: Config,
@@ -159,72 +185,103 @@ pub struct Results {
     pub net: NetReport,
     /// Workload clients opened.
     pub clients: usize,
-    /// Replies ignored by clients (late, duplicate, or answering nothing outstanding).
+    /// Clients closed and replaced after a timeout or an indeterminate error.
+    pub replaced_clients: usize,
+    /// Replies skipped by clients (to an earlier request, or answering nothing).
     pub ignored_replies: u64,
-    /// Open-loop starts skipped for want of a client.
-    pub skipped_starts: u64,
-    /// Partitions and heals.
-    pub nemesis: Vec<NemesisEvent>,
+    /// Requests longer than the node's line limit (`--node-max-line`).
+    pub oversized_requests: u64,
+    /// Of those, the ones that timed out.
+    pub oversized_timed_out: u64,
+    /// Operations in history.jsonl (invocations and completions).
+    pub history_ops: usize,
+    /// Why history.jsonl is incomplete, if writing it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_error: Option<String>,
+    /// The periods a partition was in force (also nemesis.jsonl).
+    pub nemesis: Vec<NemesisPeriod>,
     /// The nodes.
     pub nodes: Vec<NodeReport>,
     /// The run directory.
     pub store: String,
+    /// The message trace, written to messages.jsonl.
+    #[serde(skip)]
+    pub messages: Vec<MessageEvent>,
+    /// The summary as printed, written to summary.txt.
+    #[serde(skip)]
+    pub summary: String,
 }
 
 impl Results {
-    /// Assembles the results of a run.
+    /// Runs the checks over the run's record and assembles the results.
     pub fn new(config: Config, record: Record, store: String) -> Results {
         let secs = record.duration.as_secs_f64();
         let total = record.stats.total();
-        let mut ops: BTreeMap<String, OpReport> = OpKind::ALL
-            .iter()
-            .map(|k| (k.name(), &record.stats.by_kind[k.index()]))
+        let mut ops: BTreeMap<String, OpReport> = (record.stats.by_f.iter())
             .filter(|(_, s)| s.invoked > 0)
-            .map(|(name, s)| (name.to_string(), op_report(s, secs)))
+            .map(|(f, s)| (f.to_string(), op_report(s, secs)))
             .collect();
         ops.insert("total".to_string(), op_report(&total, secs));
-        let net = &record.net;
-        let per_op = |count: u64| (total.invoked > 0).then(|| count as f64 / total.invoked as f64);
-        let counts = |sent: u64, delivered: u64, per: bool| NetCounts {
-            send_count: sent,
-            recv_count: delivered,
-            msg_count: sent,
-            msgs_per_op: if per { per_op(sent) } else { None },
-        };
-        let all_sent = net.client_sent + net.server_sent;
-        Results {
-            valid: record.failures.total() == 0,
+        let mut checks = record
+            .workload
+            .results(&record.history, config.availability);
+        checks.insert("nodes", record.failures.check());
+        let mut results = Results {
+            valid: checks.valid(),
+            checks,
             failure_count: record.failures.total(),
             failures: record.failures.kept().to_vec(),
             config,
             interrupted: record.interrupted,
             duration_s: secs,
             ops,
-            net: NetReport {
-                all: counts(all_sent, net.client_delivered + net.server_delivered, true),
-                clients: counts(net.client_sent, net.client_delivered, false),
-                servers: counts(net.server_sent, net.server_delivered, true),
-                dropped: net.dropped,
-                duplicated: net.duplicated,
-                partitioned: net.partitioned,
-                lost_after_violation: record.stats.lost_after_violation,
-            },
+            net: net_report(&record, total.invoked),
             clients: record.clients,
+            replaced_clients: record.replaced_clients,
             ignored_replies: record.stats.ignored_replies,
-            skipped_starts: record.skipped_starts,
+            oversized_requests: record.stats.oversized,
+            oversized_timed_out: record.stats.oversized_timed_out,
+            history_ops: record.history.len(),
+            history_error: record.history_error,
             nemesis: record.nemesis,
             nodes: record
                 .nodes
                 .into_iter()
                 .map(|(id, pid, exit)| NodeReport {
-                    log: format!("{}/{id}.log", crate::store::NODE_LOGS),
+                    log: format!("{}/{id}.log", mionode::harness::record::NODE_LOGS),
                     id,
                     pid,
                     exit,
                 })
                 .collect(),
             store,
-        }
+            messages: record.messages,
+            summary: String::new(),
+        };
+        results.summary = crate::summary::summary(&results, &record.history);
+        results
+    }
+}
+
+fn net_report(record: &Record, invoked: u64) -> NetReport {
+    let net = &record.net;
+    let per_op = |count: u64| (invoked > 0).then(|| count as f64 / invoked as f64);
+    let counts = |sent: u64, delivered: u64, per: bool| NetCounts {
+        send_count: sent,
+        recv_count: delivered,
+        msg_count: sent,
+        msgs_per_op: if per { per_op(sent) } else { None },
+    };
+    let all_sent = net.client_sent + net.server_sent;
+    NetReport {
+        all: counts(all_sent, net.client_delivered + net.server_delivered, true),
+        clients: counts(net.client_sent, net.client_delivered, false),
+        servers: counts(net.server_sent, net.server_delivered, true),
+        dropped: net.dropped,
+        duplicated: net.duplicated,
+        partitioned: net.partitioned,
+        max_queue_wait_ms: net.max_queue_wait as f64 / 1e6,
+        lost_after_violation: record.stats.lost_after_violation,
     }
 }
 
@@ -238,153 +295,15 @@ fn op_report(s: &OpStats, secs: f64) -> OpReport {
         indeterminate: s.indeterminate,
         timed_out: s.timed_out,
         wrong: s.wrong,
-        error_codes: s
-            .error_codes
-            .iter()
+        error_codes: (s.error_codes.iter())
             .map(|(c, n)| (c.to_string(), *n))
             .collect(),
-        ok_per_s: if secs > 0.0 { s.ok as f64 / secs } else { 0.0 },
+        ok_per_s: (secs > 0.0).then(|| s.ok as f64 / secs),
         latency_ms: (h.count() > 0).then(|| Quantiles {
             p50: ms(h.quantile(0.5)),
             p90: ms(h.quantile(0.9)),
             p99: ms(h.quantile(0.99)),
             max: ms(Some(h.max())),
         }),
-    }
-}
-
-/// The summary printed at the end of a run.
-pub fn summary(r: &Results) -> String {
-    let c = &r.config;
-    let mut out = String::new();
-    let clients = match (c.concurrency, c.rate) {
-        (Some(n), _) => format!("{n} clients in a closed loop"),
-        (None, Some(rate)) => format!("open loop at {rate} requests/s ({} clients)", r.clients),
-        (None, None) => String::new(),
-    };
-    let _ = writeln!(
-        out,
-        "mionode-load: {} nodes ({}), {} workload, {clients}, {:.1} s{}, seed {}",
-        c.nodes.len(),
-        c.nodes.join(" "),
-        c.workload,
-        r.duration_s,
-        if r.interrupted { " (interrupted)" } else { "" },
-        c.seed
-    );
-    let _ = writeln!(
-        out,
-        "network: latency {} ms {}, drop {}, duplicate {}, nemesis {}\n",
-        c.latency_ms, c.latency_dist, c.drop, c.duplicate, c.nemesis
-    );
-    ops_table(&mut out, r);
-    net_lines(&mut out, r);
-    if !r.failures.is_empty() {
-        let _ = writeln!(out, "\nfailures ({}):", r.failure_count);
-        for f in &r.failures {
-            let _ = writeln!(out, "  {} {}: {}", f.node, f.kind.label(), f.message);
-        }
-        let left = r.failure_count - r.failures.len() as u64;
-        if left > 0 {
-            let _ = writeln!(out, "  ... and {left} more");
-        }
-    }
-    let _ = writeln!(out, "\nresults: {}/results.json", r.store);
-    let verdict = if r.valid {
-        "VALID: every reply was right, no protocol violation, no node exited early".to_string()
-    } else {
-        format!("INVALID: {} failure(s), listed above", r.failure_count)
-    };
-    let _ = writeln!(out, "verdict: {verdict}");
-    out
-}
-
-fn ops_table(out: &mut String, r: &Results) {
-    let _ = writeln!(
-        out,
-        "{:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{:>7}{:>10}{:>9}{:>9}{:>9}{:>9}",
-        "op",
-        "invoked",
-        "ok",
-        "failed",
-        "indet",
-        "timeout",
-        "wrong",
-        "ok/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms"
-    );
-    let order = OpKind::ALL.iter().map(|k| k.name()).chain(["total"]);
-    for name in order {
-        let Some(o) = r.ops.get(name) else { continue };
-        // No correct reply, no latency: a dash rather than NaN.
-        let q = |f: fn(&Quantiles) -> f64| {
-            o.latency_ms
-                .as_ref()
-                .map_or("-".to_string(), |l| format!("{:.3}", f(l)))
-        };
-        let _ = writeln!(
-            out,
-            "{name:<11}{:>9}{:>9}{:>8}{:>8}{:>8}{:>7}{:>10.1}{:>9}{:>9}{:>9}{:>9}",
-            o.invoked,
-            o.ok,
-            o.failed,
-            o.indeterminate,
-            o.timed_out,
-            o.wrong,
-            o.ok_per_s,
-            q(|q| q.p50),
-            q(|q| q.p90),
-            q(|q| q.p99),
-            q(|q| q.max)
-        );
-    }
-    if let Some(total) = r.ops.get("total") {
-        if !total.error_codes.is_empty() {
-            let codes: Vec<String> = total
-                .error_codes
-                .iter()
-                .map(|(code, n)| {
-                    let name = code.parse().ok().and_then(code_name).unwrap_or("custom");
-                    format!("{code} {name} ×{n}")
-                })
-                .collect();
-            let _ = writeln!(out, "errors by code: {}", codes.join(", "));
-        }
-    }
-}
-
-fn net_lines(out: &mut String, r: &Results) {
-    let n = &r.net;
-    let _ = writeln!(
-        out,
-        "\nmessages: {} sent (clients {}, between nodes {}), {} delivered; \
-         {} dropped, {} duplicated, {} lost to partitions",
-        n.all.send_count,
-        n.clients.send_count,
-        n.servers.send_count,
-        n.all.recv_count,
-        n.dropped,
-        n.duplicated,
-        n.partitioned
-    );
-    if let (Some(all), Some(servers)) = (n.all.msgs_per_op, n.servers.msgs_per_op) {
-        let _ = writeln!(out, "msgs-per-op: {all:.2} (between nodes {servers:.2})");
-    }
-    let partitions = r.nemesis.iter().filter(|e| e.action == "partition").count();
-    if partitions > 0 {
-        let _ = writeln!(out, "nemesis: {partitions} partition(s), healed at the end");
-    }
-    if r.ignored_replies > 0 || r.skipped_starts > 0 {
-        let _ = writeln!(
-            out,
-            "clients ignored {} late or stray replies; {} open-loop starts skipped",
-            r.ignored_replies, r.skipped_starts
-        );
-    }
-    for node in &r.nodes {
-        let _ = writeln!(out, "{}: pid {}, {}", node.id, node.pid, node.exit);
     }
 }

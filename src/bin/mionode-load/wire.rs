@@ -1,9 +1,12 @@
-//! The wire format as Maelstrom reads it: one JSON object per line, `src`, `dest` and `body`,
-//! the body an object with a string `type` and integer `msg_id` / `in_reply_to` when present.
+//! The wire format as Maelstrom reads it (`net.clj`, `process.clj`): one JSON object per
+//! line with string `src` and `dest`, a `body` of any JSON, and optionally an integer `id`
+//! (which the network replaces); any other top-level key, or a line that is not JSON, kills
+//! Maelstrom's reader for the node. The body is not checked on the network: a body without
+//! `type` between nodes is delivered as written. Only a client checks the reply it waits for.
 //!
 //! Parsing borrows from the line: `body` stays a `&RawValue` until the destination is known.
-//! A message between nodes then has its body validated ([`check_body`]) and is forwarded as
-//! the bytes the node wrote, with Maelstrom's top-level `id` spliced in front ([`stamp`]);
+//! A message between nodes has only its head read for the trace ([`head`]) and is forwarded
+//! as the bytes the node wrote, with Maelstrom's top-level `id` spliced in front ([`stamp`]);
 //! only a message to a client has its body parsed into values ([`client_body`]), once, for
 //! the checker.
 
@@ -14,8 +17,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// A message as a node wrote it. Unknown top-level keys are refused: a node must print only
-/// `src`, `dest` and `body` (Maelstrom adds `id` itself).
+use crate::network::Head;
+
+/// A message as a node wrote it. Unknown top-level keys are refused, as Maelstrom's
+/// `Message` schema refuses them.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Envelope<'a> {
@@ -28,19 +33,20 @@ pub struct Envelope<'a> {
     /// The body, unparsed.
     #[serde(borrow)]
     pub body: &'a RawValue,
+    /// An id the node wrote (allowed, and replaced by the network's).
+    #[allow(dead_code)]
+    pub id: Option<i64>,
 }
 
-/// The fields of a body that Maelstrom requires or types; other fields are skipped (their JSON
-/// is still validated). Only deserializing it matters, for its type checks: nothing reads the
-/// values, hence the fields' leading underscores.
-#[derive(Deserialize)]
+/// The head of a body, read leniently: every field optional and of any type.
+#[derive(Debug, Default, Deserialize)]
 struct BodyHead<'a> {
-    #[serde(rename = "type", borrow)]
-    _kind: Cow<'a, str>,
-    #[serde(rename = "msg_id")]
-    _msg_id: Option<i64>,
-    #[serde(rename = "in_reply_to")]
-    _in_reply_to: Option<i64>,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    msg_id: Option<Value>,
+    #[serde(default)]
+    in_reply_to: Option<Value>,
 }
 
 /// Parses one line a node wrote (without its newline) into its envelope, or says in one
@@ -49,32 +55,24 @@ pub fn envelope(line: &[u8]) -> Result<Envelope<'_>, String> {
     serde_json::from_slice(line).map_err(|e| format!("not a valid message: {e}"))
 }
 
-/// Checks that `body` is an object with a string `type` and integer `msg_id` and
-/// `in_reply_to` when present.
-pub fn check_body(body: &RawValue) -> Result<(), String> {
-    serde_json::from_str::<BodyHead<'_>>(body.get())
-        .map(drop)
-        .map_err(|e| format!("not a valid message body: {e}"))
+/// Reads the body's `type`, `msg_id` and `in_reply_to` for the trace and calls `f` with
+/// them: empty or `None` where the body has none (or is not an object).
+pub fn head<R>(body: &RawValue, f: impl FnOnce(Head<'_>) -> R) -> R {
+    let parsed: BodyHead<'_> = serde_json::from_str(body.get()).unwrap_or_default();
+    let id = |v: &Option<Value>| v.as_ref().and_then(Value::as_u64);
+    f(Head {
+        kind: parsed.kind.as_deref().unwrap_or(""),
+        msg_id: id(&parsed.msg_id),
+        in_reply_to: id(&parsed.in_reply_to),
+    })
 }
 
-/// Parses the body of a message to a client, with the same checks as [`check_body`], and
-/// returns it with its `in_reply_to`.
-pub fn client_body(body: &RawValue) -> Result<(Map<String, Value>, Option<i64>), String> {
-    let map: Map<String, Value> =
-        serde_json::from_str(body.get()).map_err(|e| format!("not a valid message body: {e}"))?;
-    if !map.get("type").is_some_and(Value::is_string) {
-        return Err("not a valid message body: no string `type`".to_string());
-    }
-    let integer = |key: &str| match map.get(key) {
-        None => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| format!("not a valid message body: `{key}` is not an integer")),
-    };
-    integer("msg_id")?;
-    let in_reply_to = integer("in_reply_to")?;
-    Ok((map, in_reply_to))
+/// Parses the body of a message to a client, and returns it with its `in_reply_to`, or
+/// `None` when the body is not an object (a client skips it, as a reply to nothing).
+pub fn client_body(body: &RawValue) -> Option<(Map<String, Value>, Option<i64>)> {
+    let map: Map<String, Value> = serde_json::from_str(body.get()).ok()?;
+    let in_reply_to = map.get("in_reply_to").and_then(Value::as_i64);
+    Some((map, in_reply_to))
 }
 
 /// Calls `route` with every line (without its newline) that `data` completes. `partial`
@@ -160,55 +158,46 @@ pub const EXCERPT_CHARS: usize = 200;
 mod tests {
     use super::*;
 
-    /// Everything the driver checks of a line, whatever its destination.
-    fn parse(line: &[u8]) -> Result<Envelope<'_>, String> {
-        let env = envelope(line)?;
-        check_body(env.body)?;
-        client_body(env.body)?;
-        Ok(env)
-    }
-
     #[test]
-    fn parse_accepts_a_message_and_skips_body_fields() {
-        let line =
-            br#"{"src":"n0","dest":"n1","body":{"type":"echo","msg_id":3,"echo":[1,{"a":2}]}}"#;
-        let env = parse(line).unwrap();
+    fn envelope_accepts_any_body_and_an_integer_id() {
+        let line = br#"{"src":"n0","dest":"n1","body":{"type":"echo","msg_id":3,"echo":[1]}}"#;
+        let env = envelope(line).unwrap();
         assert_eq!((&*env.src, &*env.dest), ("n0", "n1"));
-        let (map, in_reply_to) = client_body(env.body).unwrap();
-        assert_eq!((map["type"].as_str(), in_reply_to), (Some("echo"), None));
-    }
-
-    #[test]
-    fn body_checks_agree() {
-        for body in [
-            r#"{"type":"x","in_reply_to":"1"}"#,
-            r#"{"type":2}"#,
-            r#"{"msg_id":-1}"#,
-            r#"{"type":"x","msg_id":1.5}"#,
+        for ok in [
+            &br#"{"src":"n0","dest":"n1","body":{"msg_id":1}}"#[..],
+            br#"{"src":"n0","dest":"n1","body":[1]}"#,
+            br#"{"id":7,"src":"n0","dest":"n1","body":{"type":"x"}}"#,
         ] {
-            let raw: Box<RawValue> = serde_json::from_str(body).unwrap();
-            assert!(check_body(&raw).is_err(), "{body}");
-            assert!(client_body(&raw).is_err(), "{body}");
+            assert!(envelope(ok).is_ok(), "{}", String::from_utf8_lossy(ok));
         }
-        let raw: Box<RawValue> = serde_json::from_str(r#"{"type":"x","in_reply_to":-4}"#).unwrap();
-        assert!(check_body(&raw).is_ok());
-        assert_eq!(client_body(&raw).unwrap().1, Some(-4));
     }
 
     #[test]
-    fn parse_refuses_what_maelstrom_refuses() {
+    fn envelope_refuses_what_maelstrom_refuses() {
         for bad in [
             &b"not json"[..],
             br#"{"src":"n0","dest":"n1"}"#,
-            br#"{"src":"n0","dest":"n1","body":{"msg_id":1}}"#,
-            br#"{"src":"n0","dest":"n1","body":{"type":"x","msg_id":1.5}}"#,
-            br#"{"src":"n0","dest":"n1","body":[1]}"#,
             br#"{"src":"n0","dest":"n1","body":{"type":"x"},"extra":1}"#,
             br#"{"src":"n0","dest":"n1","body":{"type":"x"}} trailing"#,
             br#"{"src":1,"dest":"n1","body":{"type":"x"}}"#,
+            br#"{"id":"7","src":"n0","dest":"n1","body":{}}"#,
         ] {
-            assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(envelope(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn heads_are_read_leniently() {
+        let raw: Box<RawValue> =
+            serde_json::from_str(r#"{"type":"x","msg_id":4,"in_reply_to":"no"}"#).unwrap();
+        head(&raw, |h| {
+            assert_eq!((h.kind, h.msg_id, h.in_reply_to), ("x", Some(4), None))
+        });
+        let raw: Box<RawValue> = serde_json::from_str("[1,2]").unwrap();
+        head(&raw, |h| assert_eq!((h.kind, h.msg_id), ("", None)));
+        assert!(client_body(&raw).is_none());
+        let raw: Box<RawValue> = serde_json::from_str(r#"{"in_reply_to":-4}"#).unwrap();
+        assert_eq!(client_body(&raw).unwrap().1, Some(-4));
     }
 
     /// Splits `reads` one after another, returning the lines and what is left over.
@@ -275,6 +264,7 @@ mod tests {
         client_message(&mut out, 7, "c3", "n\"0", |b| {
             b.extend_from_slice(br#"{"type":"echo","msg_id":1,"echo":null}"#)
         });
+
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["dest"], "n\"0");
         assert_eq!(v["body"]["type"], "echo");

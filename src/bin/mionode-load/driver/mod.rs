@@ -11,13 +11,11 @@
 //! need the other core; a second driver thread would only compete with them.
 //!
 //! A turn: wait for readiness or the earliest deadline (a delayed message, a client timeout,
-//! an open-loop start, a nemesis action, the 100 ms tick, the end of a phase); read every
-//! readable node until `WouldBlock` or its budget (a busy node cannot starve the others or
-//! the timers); deliver due messages; expire timed-out requests; start due requests; advance
-//! the phase; flush every node's input. Phases: init (every node must answer `init` within
-//! the init timeout, 10 s as in Maelstrom), run (clients send until the time limit or
-//! Ctrl-C), drain (no new requests; wait up to the grace period for replies in flight),
-//! done. A second Ctrl-C skips the grace period.
+//! a start on the rate schedule, a nemesis action, the 100 ms tick, the end of a phase);
+//! read every readable node until `WouldBlock` or its budget (a busy node cannot starve the
+//! others or the timers); deliver due messages (those to services are answered at once);
+//! expire timed-out requests; start due requests; advance the phase; flush every node's
+//! input. The phases are in `phase.rs`. A second Ctrl-C skips what is left of the run.
 
 use std::collections::HashMap;
 use std::io;
@@ -28,18 +26,24 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::checker::{FailureKind, Failures};
+use mionode::harness::record::Op;
+use mionode::harness::service::{ServiceKind, Services};
+use mionode::harness::store::HistoryWriter;
+use mionode::harness::workload::{Invocation, Workload};
 
 use crate::clients::Clients;
+use crate::failures::{FailureKind, Failures};
 use crate::nemesis::Nemesis;
-use crate::network::Network;
+use crate::network::{Head, Network};
 use crate::process::{NodeProcess, READ_CHUNK};
 use crate::progress::Progress;
 use crate::stats::Stats;
 use crate::wire;
-use crate::workload::Workload;
 
+mod history;
+mod phase;
 mod route;
+mod services;
 mod stop;
 
 /// How long nodes get to exit after their stdin is closed before they are killed.
@@ -67,6 +71,10 @@ pub struct Plan {
     pub bin: PathBuf,
     /// Arguments given to every node.
     pub args: Vec<String>,
+    /// The working directory of every node.
+    pub dir: PathBuf,
+    /// The run directory: `history.jsonl` is written there as the run goes.
+    pub run_dir: PathBuf,
     /// Where each node's stderr goes, as `<id>.log`.
     pub logs: PathBuf,
     /// Node ids, in order.
@@ -77,6 +85,15 @@ pub struct Plan {
     pub time_limit: Duration,
     /// How long to wait for replies in flight afterwards.
     pub grace: Duration,
+    /// How long the network is left healed and quiet before the final reads.
+    pub recovery: Duration,
+    /// Close each node's stdin at the end and let it exit before the kill.
+    pub close_stdin: bool,
+    /// How many messages the trace keeps (the first ones).
+    pub trace_cap: usize,
+    /// The longest input line the node accepts (`--node-max-line`): longer requests are
+    /// counted and named in the report.
+    pub node_max_line: usize,
 }
 
 /// Per-node state the loop keeps besides the process.
@@ -96,12 +113,33 @@ struct NodeState {
     gone: bool,
 }
 
+/// Where the run is (`phase.rs` moves it on).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
+    /// Every node must answer `init` by `until`.
     Init { until: Instant },
+    /// The setup messages (broadcast's `topology`) must be answered by `until`.
+    Setup { until: Instant },
+    /// The clients make requests until `until`.
     Run { until: Instant },
+    /// No new requests; waiting up to `until` for those in flight.
     Drain { until: Instant },
+    /// Healed and quiet until `until`, then the final reads.
+    Recover { until: Instant },
+    /// The final reads, until answered or `until`.
+    Final { until: Instant },
+    /// Over.
     Done,
+}
+
+/// A setup request (one per node, from its own client) and whether it was answered.
+#[derive(Debug)]
+struct SetupCall {
+    /// The client that sends it.
+    client: String,
+    node: usize,
+    inv: Invocation,
+    answered: bool,
 }
 
 /// What the loop leaves for the report.
@@ -113,16 +151,24 @@ pub struct Record {
     pub net: crate::network::NetStats,
     /// Why the run failed, if it did.
     pub failures: Failures,
-    /// Partitions and heals.
-    pub nemesis: Vec<crate::nemesis::NemesisEvent>,
+    /// The periods a partition was in force.
+    pub nemesis: Vec<mionode::harness::record::NemesisPeriod>,
+    /// The history, for the checks.
+    pub history: Vec<Op>,
+    /// The workload, for its checker.
+    pub workload: Workload,
+    /// The first messages the network carried.
+    pub messages: Vec<mionode::harness::record::MessageEvent>,
+    /// The first error writing the history, if any (the run goes on without it).
+    pub history_error: Option<String>,
     /// Per node: id, pid, how it ended.
     pub nodes: Vec<(String, u32, String)>,
     /// From the first request to the time limit (or Ctrl-C).
     pub duration: Duration,
     /// Workload clients opened.
     pub clients: usize,
-    /// Open-loop starts skipped for want of a client.
-    pub skipped_starts: u64,
+    /// Clients replaced after an indeterminate outcome.
+    pub replaced_clients: usize,
     /// The run was cut short by a signal.
     pub interrupted: bool,
 }
@@ -132,6 +178,19 @@ pub struct Driver {
     poll: Poll,
     signals: Signals,
     plan: Plan,
+    /// Maelstrom's services, endpoints `nodes..nodes + ServiceKind::ALL.len()`.
+    services: Services,
+    /// The generator of the services' random choices (seq-kv's stale reads, lww-kv's
+    /// replica).
+    service_rng: fastrand::Rng,
+    /// The history in memory, for the checks at the end.
+    ops: Vec<Op>,
+    /// The setup requests, sent when every node has answered init.
+    setup: Vec<SetupCall>,
+    /// Time zero of the history and the trace.
+    origin: Instant,
+    history: HistoryWriter,
+    history_error: Option<String>,
     index: HashMap<String, usize>,
     procs: Vec<NodeProcess>,
     nodes: Vec<NodeState>,
@@ -158,11 +217,15 @@ impl Driver {
     pub fn start(
         plan: Plan,
         net: Network,
-        clients: Clients,
-        workload: Workload,
+        (clients, workload): (Clients, Workload),
         nemesis: Nemesis,
         progress: Progress,
+        seed: u64,
     ) -> io::Result<Driver> {
+        let origin = Instant::now();
+        let history = HistoryWriter::create(&plan.run_dir)?;
+        let mut net = net;
+        net.trace_from(origin, plan.trace_cap);
         let poll = Poll::new()?;
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
@@ -170,24 +233,43 @@ impl Driver {
         let mut procs = Vec::with_capacity(plan.ids.len());
         for (i, id) in plan.ids.iter().enumerate() {
             let log = plan.logs.join(format!("{id}.log"));
-            let (read, write) = (Token(2 * i), Token(2 * i + 1));
-            let proc =
-                NodeProcess::spawn(&plan.bin, &plan.args, &log, poll.registry(), read, write)
-                    .map_err(|e| {
-                        io::Error::new(e.kind(), format!("{}: {e}", plan.bin.display()))
-                    })?;
+            let tokens = (Token(2 * i), Token(2 * i + 1));
+            let registry = poll.registry();
+            let proc = NodeProcess::spawn(&plan.bin, &plan.args, &plan.dir, &log, registry, tokens)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", plan.bin.display())))?;
             procs.push(proc);
         }
         let n = plan.ids.len();
-        let index = plan.ids.iter().cloned().zip(0..).collect();
+        let mut index: HashMap<String, usize> = plan.ids.iter().cloned().zip(0..).collect();
+        for (j, kind) in ServiceKind::ALL.iter().enumerate() {
+            index.insert(kind.name().to_string(), n + j);
+        }
+        let setup = workload
+            .setup()
+            .into_iter()
+            .enumerate()
+            .map(|(c, (node, inv))| SetupCall {
+                client: format!("c{}", n + c),
+                node,
+                inv,
+                answered: false,
+            })
+            .collect();
         let now = Instant::now();
         let mut driver = Driver {
             poll,
             signals,
+            services: Services::new(),
+            service_rng: fastrand::Rng::with_seed(crate::derive_seed(seed, "services", 0)),
+            ops: Vec::new(),
+            setup,
+            origin,
+            history,
+            history_error: None,
             index,
             procs,
             nodes: (0..n).map(|_| NodeState::default()).collect(),
-            inputs: vec![Vec::new(); n],
+            inputs: vec![Vec::new(); n + ServiceKind::ALL.len()],
             chunk: vec![0; READ_CHUNK],
             net,
             clients,
@@ -211,9 +293,17 @@ impl Driver {
     /// Client `ci` sends `init` to node i, for every node.
     fn send_inits(&mut self) {
         let ids = &self.plan.ids;
+        let now = Instant::now();
+        let head = Head {
+            kind: "init",
+            msg_id: Some(1),
+            in_reply_to: None,
+        };
         for (i, id) in ids.iter().enumerate() {
+            let client = format!("c{i}");
+            let ends = (client.as_str(), id.as_str());
             self.net
-                .client_to_node(&format!("c{i}"), id, &mut self.inputs[i], |out| {
+                .client_to_node(now, ends, head, &mut self.inputs[i], |out| {
                     out.extend_from_slice(b"{\"type\":\"init\",\"msg_id\":1,\"node_id\":");
                     wire::write_json_str(out, id);
                     out.extend_from_slice(b",\"node_ids\":");
@@ -258,9 +348,10 @@ impl Driver {
             }
             let now = Instant::now();
             self.net.deliver_due(now, &mut self.inputs);
+            self.serve(now);
             self.expire_requests(now);
             self.start_requests(now);
-            self.nemesis.tick(now, &mut self.net, &self.plan.ids);
+            self.nemesis.tick(now, &mut self.net);
             if now >= next_tick {
                 next_tick = now + TICK;
                 self.tick(now);
@@ -274,7 +365,12 @@ impl Driver {
     /// The earliest moment the loop has something to do without new input.
     fn next_deadline(&self, next_tick: Instant) -> Instant {
         let phase_end = match self.phase {
-            Phase::Init { until } | Phase::Run { until } | Phase::Drain { until } => until,
+            Phase::Init { until }
+            | Phase::Setup { until }
+            | Phase::Run { until }
+            | Phase::Drain { until }
+            | Phase::Recover { until }
+            | Phase::Final { until } => until,
             Phase::Done => next_tick,
         };
         [
@@ -356,20 +452,22 @@ impl Driver {
             return;
         }
         let node = self.clients.node_of(k);
-        let kind = self.clients.send(
+        let at = self.nanos(now);
+        let f = self.clients.send(
             k,
-            now,
-            &self.workload,
+            (now, at),
+            &mut self.workload,
             &self.plan.ids,
             &mut self.net,
             &mut self.inputs[node],
         );
-        self.stats.invoked(kind);
+        self.stats.invoked(f);
+        self.invoked(k, now);
     }
 
     fn expire_requests(&mut self, now: Instant) {
         while let Some((k, pending)) = self.clients.expire(now) {
-            self.stats.timed_out(pending.kind);
+            self.timed_out(k, pending, now);
             if self.clients.is_closed_loop() {
                 self.send_next(k, now);
             }
@@ -379,8 +477,7 @@ impl Driver {
     fn start_requests(&mut self, now: Instant) {
         for _ in 0..STARTS_PER_TURN {
             match self.clients.take_start(now) {
-                Some(Some(k)) => self.send_next(k, now),
-                Some(None) => {}
+                Some(k) => self.send_next(k, now),
                 None => break,
             }
         }
@@ -417,56 +514,7 @@ impl Driver {
         }
     }
 
-    /// Moves to the next phase when the current one is over.
-    fn advance(&mut self, now: Instant) {
-        match self.phase {
-            Phase::Init { until } => {
-                if self.nodes.iter().all(|n| n.initialized) {
-                    self.begin(now);
-                } else if self.nodes.iter().any(|n| n.gone) {
-                    // A node crashed during setup (already reported): Maelstrom gives up too.
-                    self.phase = Phase::Done;
-                } else if now >= until {
-                    for i in 0..self.nodes.len() {
-                        if !self.nodes[i].initialized {
-                            let limit = self.plan.init_timeout.as_secs_f64();
-                            let message = format!("did not answer init within {limit} s");
-                            self.failures
-                                .push(FailureKind::Init, &self.plan.ids[i], message);
-                        }
-                    }
-                    self.phase = Phase::Done;
-                }
-            }
-            Phase::Run { until } if now >= until => {
-                self.stopped = Some(now);
-                self.clients.stop();
-                self.nemesis.finish(now, &mut self.net);
-                self.progress.draining();
-                self.phase = Phase::Drain {
-                    until: now + self.plan.grace,
-                };
-                self.advance(now);
-            }
-            Phase::Drain { until } if now >= until || self.clients.busy() == 0 => {
-                self.phase = Phase::Done;
-            }
-            _ => {}
-        }
-    }
-
-    /// Every node answered init: the clients start.
-    fn begin(&mut self, now: Instant) {
-        self.started = Some(now);
-        self.phase = Phase::Run {
-            until: now + self.plan.time_limit,
-        };
-        self.nemesis.start(now);
-        for k in self.clients.start(now) {
-            self.send_next(k, now);
-        }
-    }
-
+    /// Writes every node's pending input (services' inputs are consumed by `serve`).
     fn flush(&mut self) {
         for (proc, input) in self.procs.iter_mut().zip(&mut self.inputs) {
             proc.flush(input);

@@ -1,26 +1,64 @@
-//! The end of a run: nodes stopped in order, nothing left running, the record handed over.
+//! The end of a run: nodes ended as Maelstrom ends them (SIGKILL), or, with `--close-stdin`,
+//! given their end of input first; nothing left running; the record handed over.
 
 use std::time::{Duration, Instant};
 
 use super::{Driver, Record, STOP_TIMEOUT};
+use crate::failures::FailureKind;
 use crate::process::READ_CHUNK;
 
 impl Driver {
-    /// Ends the run: requests still unanswered count as timed out; each node's stdin is
-    /// closed, its stdout drained until it exits or [`STOP_TIMEOUT`] passes, and what is
-    /// left is killed. Every child is reaped.
+    /// Ends the run: requests still unanswered count as timed out; a node that already
+    /// exited or closed its stdout is reported as crashed; the others are killed with
+    /// SIGKILL, or with `--close-stdin` have their stdin closed (at a line boundary) and get
+    /// [`STOP_TIMEOUT`] to exit before the kill. Every child is reaped.
     pub(super) fn stop(mut self) -> Record {
         let now = Instant::now();
-        while let Some((_, pending)) = self.clients.expire(now + crate::clients::CLIENT_TIMEOUT) {
-            self.stats.timed_out(pending.kind);
+        while let Some((k, pending)) = self.clients.expire(now + crate::clients::CLIENT_TIMEOUT) {
+            self.timed_out(k, pending, now);
         }
-        for proc in &mut self.procs {
-            proc.close_stdin();
+        for i in 0..self.nodes.len() {
+            self.check_crash_at_end(i);
         }
-        let deadline = now + STOP_TIMEOUT;
+        if self.plan.close_stdin {
+            self.close_stdins(now + STOP_TIMEOUT);
+        }
+        let nodes = self.ended_nodes();
+        let duration = match (self.started, self.stopped) {
+            (Some(start), Some(stop)) => stop - start,
+            (Some(start), None) => now - start,
+            _ => Duration::ZERO,
+        };
+        self.record(nodes, duration)
+    }
+
+    /// Reports node `i` as crashed if it exited, or closed its stdout, before the end: every
+    /// dead node is named, not only the first one seen.
+    fn check_crash_at_end(&mut self, i: usize) {
+        if self.nodes[i].gone {
+            return;
+        }
+        let message = match (self.procs[i].try_wait(), self.nodes[i].eof_at) {
+            (Some(status), _) => format!("exited before the end of the run ({status})"),
+            (None, Some(_)) => "closed its stdout before the end of the run".to_string(),
+            (None, None) => return,
+        };
+        self.nodes[i].gone = true;
+        self.failures
+            .push(FailureKind::Crashed, &self.plan.ids[i], message);
+    }
+
+    /// Writes what is left of each node's current input line, closes its stdin, and drains
+    /// its stdout until every node exits or `deadline` passes.
+    fn close_stdins(&mut self, deadline: Instant) {
         let mut scratch = vec![0; READ_CHUNK];
+        let mut closed = vec![false; self.procs.len()];
         loop {
-            for proc in &mut self.procs {
+            for (i, proc) in self.procs.iter_mut().enumerate() {
+                if !closed[i] && proc.finish_line(&mut self.inputs[i]) {
+                    proc.close_stdin();
+                    closed[i] = true;
+                }
                 // Drained so a node flushing its last output does not block on a full pipe.
                 while proc.reading() {
                     if !matches!(proc.read(&mut scratch), Ok(n) if n > 0) {
@@ -33,23 +71,6 @@ impl Driver {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
-        }
-        let nodes = self.ended_nodes();
-        let duration = match (self.started, self.stopped) {
-            (Some(start), Some(stop)) => stop - start,
-            (Some(start), None) => now - start,
-            _ => Duration::ZERO,
-        };
-        Record {
-            stats: self.stats,
-            net: self.net.stats,
-            failures: self.failures,
-            nemesis: std::mem::take(&mut self.nemesis.events),
-            nodes,
-            duration,
-            clients: self.clients.opened(),
-            skipped_starts: self.clients.skipped(),
-            interrupted: self.signals_seen > 0,
         }
     }
 
@@ -65,6 +86,9 @@ impl Driver {
                         "crashed: closed its stdout before the end, then killed".to_string()
                     }
                 }
+            } else if !self.plan.close_stdin {
+                proc.kill();
+                "killed with SIGKILL at the end of the run, as Maelstrom does".to_string()
             } else if let Some(status) = proc.try_wait() {
                 format!("stopped: {status} after its stdin was closed")
             } else {
