@@ -657,7 +657,7 @@ impl<A> Context<A> {
         line.clear();
         let written = write_message(&mut line, src, dest, body, msg_id, None);
         let queued = written.map(|body_at| {
-            let label = self.label_of(&line[body_at..line.len() - 2]);
+            let label = self.types.classify_written(&line[body_at..line.len() - 2]);
             Queued {
                 line: Box::from(&line[..]),
                 label,
@@ -885,10 +885,6 @@ impl<A> Context<A> {
             Dest::Node(i) => self.node_ids().get(*i as usize).is_some_and(|n| n == src),
             Dest::Named(name) => **name == *src,
         }
-    }
-
-    fn label_of(&mut self, body: &[u8]) -> usize {
-        self.types.classify_written(body)
     }
 
     /// A `msg_id` for a message that could not be written: taken from the counter so that

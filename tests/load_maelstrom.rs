@@ -256,15 +256,16 @@ fn request_over_the_node_line_limit_is_named() {
         NODE,
         "--workload",
         "batch_echo",
+        // 64 KiB, the smallest --max-line-bytes mionode accepts, and a batch longer than it.
         "--batch-size",
-        "200",
+        "30000",
         "--time-limit",
         "1",
         "--node-max-line",
-        "1000",
+        "65536",
         "--",
         "--max-line-bytes",
-        "1000",
+        "65536",
     ]);
     let oversized = run.results["oversized_requests"].as_u64().unwrap_or(0);
     assert!(oversized > 0, "{}", run.describe());
@@ -276,7 +277,7 @@ fn request_over_the_node_line_limit_is_named() {
     );
     assert!(
         run.stdout
-            .contains("longer than the node's limit of 1000 bytes"),
+            .contains("longer than the node's limit of 65536 bytes"),
         "{}",
         run.describe()
     );

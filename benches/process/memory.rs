@@ -33,15 +33,17 @@ pub fn memory(scale: &Scale, rows: &mut Vec<Row>) -> io::Result<()> {
         &format!("batch-pending-{n}.jsonl"),
         [init(), batch_line(2, &values(0, n)).trim_end().to_string()].into_iter(),
     )?;
-    // Nothing may expire while the input is read: the longest deadlines the flags allow (an
-    // echo attempt must fit in the operation deadline, at most a minute).
+    // Every echo on the wire at once (the window at its largest), none timing out before the
+    // node reads its end of input and exits.
     let args = [
         "--reaper-threshold-ms",
         "3600000",
-        "--op-deadline-ms",
-        "60000",
         "--rpc-timeout-ms",
         "60000",
+        "--op-deadline-ms",
+        "60000",
+        "--rpc-window",
+        "1048576",
         "--max-line-bytes",
         "268435456",
     ];
