@@ -19,22 +19,25 @@
 //! `(&mut A, &mut Context<A>)`, never captured pointers: state shared by several RPCs lives
 //! in the app, and callbacks carry a key to it.
 //!
+//! The window of RPCs in flight and their adaptive timeouts are in `context/window.rs`
+//! ([`crate::flow`]); each client request's deadline and the warnings' rate limit in
+//! `context/answers.rs` ([`crate::ops`], [`crate::warn`]).
+//!
 //! # Determinism
 //!
 //! The context never reads a clock or a random source: [`now`](Context::now) is the time the
 //! driver handed in with the event being handled, and [`rng`](Context::rng) is seeded from
 //! [`Config::seed`].
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorCode};
-use crate::flow::{Dest, PathRtt, RttTable, Window};
+use crate::flow::{Dest, RttTable, Window};
 use crate::labels::MessageTypes;
-use crate::ops::{is_client, OpRef, OpenOps};
+use crate::ops::{OpRef, OpenOps};
 use crate::outbox::Outbox;
 use crate::protocol::{write_message, WriteError};
 use crate::request::{Reply, ReplyTo, Request};
@@ -42,6 +45,9 @@ use crate::rpc::{PendingKey, PendingRpcs};
 use crate::stats::{Counter, Stats};
 use crate::timer::{TimerKey, TimerWheel};
 use crate::warn::WarnLimiter;
+
+mod answers;
+mod window;
 
 /// Maelstrom's services a node may address besides its peers.
 pub const SERVICES: [&str; 4] = ["lin-kv", "seq-kv", "lww-kv", "lin-tso"];
@@ -153,13 +159,6 @@ impl Clock {
         self.origin + Duration::from_millis(tick)
     }
 }
-
-/// Bytes reserved for a request waiting for room in the window, before it is shrunk to its
-/// size: most requests fit, so serializing one costs one allocation and an in-place shrink
-/// instead of a reallocation per doubling from nothing. (Serializing into a reused buffer and
-/// copying into a box of the exact size costs the same, but left a node's resident memory
-/// growing round after round under bursts of queued RPCs: tests/rpc_family.rs.)
-const QUEUED_LINE_CAPACITY: usize = 256;
 
 /// The body of an `error` reply.
 #[derive(Serialize)]
@@ -343,109 +342,6 @@ impl<A> Context<A> {
         self.write_error(src, req.src, req.msg_id, error);
     }
 
-    /// Logs a warning about one message, within the node's one rate limit of
-    /// [`WARNINGS_PER_SECOND`](crate::warn::WARNINGS_PER_SECOND): past it, warnings are
-    /// counted and summed up in one line a second (and at exit). Use it for anything a peer
-    /// or client can cause once per message.
-    pub fn warn(&mut self, message: fmt::Arguments<'_>) {
-        if self.admit_warning() {
-            log::warn!("{message}");
-        }
-    }
-
-    /// Whether one more warning may be logged now (see [`warn`](Self::warn)); counts it as
-    /// held back if not.
-    pub(crate) fn admit_warning(&mut self) -> bool {
-        if !log::log_enabled!(log::Level::Warn) {
-            return false;
-        }
-        let admitted = self.warnings.admit(self.now);
-        if !admitted {
-            self.stats.bump(Counter::WarningsHeld);
-        }
-        admitted
-    }
-
-    /// Starts handling a request from `src`: a client's opens an operation, whose reference
-    /// and deadline the request carries. Returns them.
-    pub(crate) fn begin_request(&mut self, src: &str) -> Option<(OpRef, Instant)> {
-        if !is_client(src) {
-            self.current_op = None;
-            return None;
-        }
-        let op = self.ops.next_ref();
-        self.current_op = Some((op, false));
-        Some((op, self.now + self.config.op_deadline))
-    }
-
-    /// The handler of `req` returned: if it left a client's request unanswered, the
-    /// operation stays open until its answer or its deadline.
-    pub(crate) fn end_request(&mut self, req: &Request<'_>) {
-        let Some((op, answered)) = self.current_op.take() else {
-            return;
-        };
-        if answered {
-            return;
-        }
-        let tick = self.clock.deadline_tick(self.now, self.config.op_deadline);
-        let timer = self.timers.insert(tick, TimerAction::OpDeadline { op });
-        self.ops.open(op, req.src.into(), req.msg_id, timer);
-    }
-
-    /// Records that the request being handled is answered.
-    fn answered_now(&mut self, req: &Request<'_>) {
-        if let (Some((op, _)), Some((current, answered))) = (req.op, &mut self.current_op) {
-            if op == *current {
-                *answered = true;
-            }
-        }
-    }
-
-    /// Whether the request `to` names may still be answered, closing its operation if so.
-    fn may_answer(&mut self, to: &ReplyTo) -> bool {
-        let Some((op, _)) = to.op else {
-            return true;
-        };
-        if let Some((current, answered)) = &mut self.current_op {
-            if *current == op && !*answered {
-                *answered = true;
-                return true;
-            }
-        }
-        if let Some(open) = self.ops.close(op) {
-            self.timers.cancel(open.timer);
-            return true;
-        }
-        self.stats.bump(Counter::AnswersDropped);
-        self.warn(format_args!(
-            "dropped an answer to {} for msg_id {}: past the operation's deadline, or answered \
-             already",
-            to.dest, to.in_reply_to
-        ));
-        false
-    }
-
-    /// The deadline of client operation `op` passed: answers error 0 if it is still open.
-    pub(crate) fn expire_op(&mut self, op: OpRef) {
-        let Some(open) = self.ops.close(op) else {
-            return;
-        };
-        self.stats.bump(Counter::OpsExpired);
-        let ms = self.config.op_deadline.as_millis();
-        let text = format!("not answered within the operation deadline of {ms} ms");
-        self.warn(format_args!(
-            "{} msg_id {}: {text}; answered error 0",
-            open.dest, open.in_reply_to
-        ));
-        let error = Error::new(ErrorCode::Timeout, text);
-        self.write_error(None, &open.dest, open.in_reply_to, &error);
-    }
-
-    /// Client operations whose handler left them to be answered later, not yet answered.
-    pub fn open_operations(&self) -> usize {
-        self.ops.len()
-    }
-
     fn write_error(&mut self, src: Option<&str>, dest: &str, in_reply_to: u64, error: &Error) {
         if error.code() == ErrorCode::MalformedRequest {
             self.stats.bump(Counter::MalformedRequests);
@@ -539,164 +435,6 @@ impl<A> Context<A> {
         )
     }
 
-    /// Sends `body` to `dest` as an RPC whose deadline adapts to the network: the
-    /// destination's retransmission timeout ([`rto`](Self::rto)), doubled `retries` times for
-    /// a request sent again, at most `max`, counted from when the request goes out (it may
-    /// first wait for room in the window), and never past `until`. Otherwise as
-    /// [`rpc`](Self::rpc): the callback runs exactly once, by `until` at the latest.
-    ///
-    /// A timeout of an attempt (not one cut by `until`) backs the destination's estimate off
-    /// when the destination has answered nothing since the request went out. Retrying is the
-    /// caller's: send again with `retries + 1`, while [`now`](Self::now) is before `until`.
-    pub fn rpc_rto<B, F>(
-        &mut self,
-        dest: &str,
-        body: &B,
-        retries: u32,
-        max: Duration,
-        until: Instant,
-        callback: F,
-    ) -> MsgId
-    where
-        B: Serialize + ?Sized,
-        A: 'static,
-        F: for<'r> FnOnce(&mut A, &mut Context<A>, Result<Reply<'r>, Error>) + 'static,
-    {
-        let until = self.clock.deadline_tick(until, Duration::ZERO);
-        self.start_rpc(
-            dest,
-            body,
-            Attempt::Rto { retries, max },
-            until,
-            Box::new(callback),
-        )
-    }
-
-    /// The retransmission timeout an RPC to `dest` would get now, after `retries` timeouts
-    /// of the same request: RFC 6298's estimate from its past round trips, within
-    /// [`Config::rto`].
-    pub fn rto(&self, dest: &str, retries: u32) -> Duration {
-        self.rtts.rto(&self.dest_of(dest), retries)
-    }
-
-    fn start_rpc<B>(
-        &mut self,
-        dest: &str,
-        body: &B,
-        attempt: Attempt,
-        until: u64,
-        callback: Callback<A>,
-    ) -> MsgId
-    where
-        A: 'static,
-        B: Serialize + ?Sized,
-    {
-        let queue = !self.window.has_room();
-        let written = if queue {
-            self.write_queued(dest, body)
-        } else {
-            self.write(None, dest, body, None).map(|id| (id, None))
-        };
-        let (msg_id, queued) = match written {
-            Ok(written) => written,
-            Err(e) => {
-                let error = Error::crash(format!("could not send to {dest}: {e}"));
-                self.after(Duration::ZERO, move |app, ctx| {
-                    callback(app, ctx, Err(error))
-                });
-                return self.skip_msg_id();
-            }
-        };
-        let dest = self.dest_of(dest);
-        let (tick, attempt_bound) = match queue {
-            true => (until, false),
-            false => self.attempt_deadline(&dest, attempt, until),
-        };
-        let key = self.rpcs.vacant_key();
-        let timer = self
-            .timers
-            .insert(tick, TimerAction::RpcDeadline { key, msg_id });
-        let call = Call {
-            dest,
-            callback,
-            queued,
-            attempt,
-            until,
-            attempt_bound,
-        };
-        self.rpcs.insert(msg_id, timer, self.now, call);
-        self.stats.bump(Counter::RpcsSent);
-        if queue {
-            match attempt {
-                Attempt::Rto { retries, .. } if retries > 0 => self.window.enqueue_first(msg_id),
-                _ => self.window.enqueue(msg_id),
-            }
-        } else {
-            self.window.sent();
-        }
-        msg_id
-    }
-
-    /// The tick an attempt going out now ends, and whether that is the attempt's own end
-    /// rather than `until`.
-    fn attempt_deadline(&self, dest: &Dest, attempt: Attempt, until: u64) -> (u64, bool) {
-        let timeout = match attempt {
-            Attempt::Fixed(timeout) => timeout,
-            Attempt::Rto { retries, max } => self.rtts.rto(dest, retries).min(max),
-        };
-        let tick = self.clock.deadline_tick(self.now, timeout);
-        (tick.min(until), tick < until)
-    }
-
-    /// Serializes a request to wait in the window's queue; it takes its `msg_id` now.
-    fn write_queued<B: Serialize + ?Sized>(
-        &mut self,
-        dest: &str,
-        body: &B,
-    ) -> Result<(MsgId, Option<Queued>), WriteError> {
-        let msg_id = self.next_msg_id;
-        let src = self.identity.as_ref().map_or("", |id| id.node_id.as_str());
-        let mut line = Vec::with_capacity(QUEUED_LINE_CAPACITY);
-        let body_at = write_message(&mut line, src, dest, body, msg_id, None)?;
-        let label = self.types.classify_written(&line[body_at..line.len() - 2]);
-        let queued = Queued {
-            line: line.into_boxed_slice(),
-            label,
-        };
-        self.next_msg_id += 1;
-        Ok((msg_id, Some(queued)))
-    }
-
-    /// Sends queued requests while the window has room.
-    fn pump(&mut self) {
-        while let Some(msg_id) = self.window.next_to_send() {
-            let Some((key, pending)) = self.rpcs.get_mut(msg_id) else {
-                continue; // expired or cancelled while queued
-            };
-            let call = &mut pending.callback;
-            if call.until <= self.clock.now_tick(self.now) {
-                continue; // its deadline is due: it times out unsent, never to be waited for
-            }
-            let Some(queued) = call.queued.take() else {
-                debug_assert!(false, "msg_id {msg_id} queued twice");
-                continue;
-            };
-            self.outbox.buf_mut().extend_from_slice(&queued.line);
-            self.stats.count_sent(queued.label);
-            self.window.dequeued();
-            pending.sent_at = self.now;
-            let timeout = match call.attempt {
-                Attempt::Fixed(timeout) => timeout,
-                Attempt::Rto { retries, max } => self.rtts.rto(&call.dest, retries).min(max),
-            };
-            let tick = self.clock.deadline_tick(self.now, timeout);
-            call.attempt_bound = tick < call.until;
-            self.timers.cancel(pending.timer);
-            let action = TimerAction::RpcDeadline { key, msg_id };
-            pending.timer = self.timers.insert(tick.min(call.until), action);
-        }
-    }
-
     /// Forgets RPC `id` without running its callback; its deadline is cancelled too, and if
     /// it was waiting for room in the window, it is never sent. Returns whether it was
     /// pending (false once it has completed, timed out or been cancelled).
@@ -709,16 +447,6 @@ impl<A> Context<A> {
                 true
             }
             None => false,
-        }
-    }
-
-    /// An RPC ended: frees its room in the window (or its place in the queue).
-    fn leave_window(&mut self, call: &Call<A>) {
-        if call.queued.is_some() {
-            self.window.left_queue();
-        } else {
-            self.window.landed();
-            self.pump();
         }
     }
 
@@ -813,62 +541,6 @@ impl<A> Context<A> {
             self.rpcs.shrink_if_idle();
         }
         action
-    }
-
-    /// Takes the RPC whose deadline fired, if it is still the one in that slot.
-    pub(crate) fn expire_rpc(&mut self, key: PendingKey, msg_id: u64) -> Option<Callback<A>> {
-        let pending = self.rpcs.expire(key, msg_id)?;
-        let call = pending.callback;
-        if call.queued.is_none()
-            && call.attempt_bound
-            && matches!(call.attempt, Attempt::Rto { .. })
-        {
-            self.rtts.timed_out(&call.dest, pending.sent_at, self.now);
-        }
-        self.leave_window(&call);
-        Some(call.callback)
-    }
-
-    /// Takes the RPC a reply from `src` names, cancelling its deadline and recording its
-    /// round trip; `None` (the reply is stale) if nothing is pending under that `msg_id` or
-    /// the RPC went to someone else.
-    pub(crate) fn complete_rpc(&mut self, in_reply_to: u64, src: &str) -> Option<Callback<A>> {
-        let pending = self.rpcs.get(in_reply_to)?;
-        if !self.dest_is(&pending.callback.dest, src) {
-            log::debug!("reply to msg_id {in_reply_to} from {src:?}, not the RPC's dest");
-            return None;
-        }
-        if pending.callback.queued.is_some() {
-            log::debug!("reply to msg_id {in_reply_to} from {src:?}, which was never sent");
-            return None;
-        }
-        let pending = self.rpcs.complete(in_reply_to)?;
-        self.timers.cancel(pending.timer);
-        let rtt = self.now.saturating_duration_since(pending.sent_at);
-        if let Some(h) = &self.rpc_duration {
-            h.record(rtt.as_secs_f64());
-        }
-        let call = pending.callback;
-        self.rtts.sample(&call.dest, rtt, self.now);
-        self.leave_window(&call);
-        Some(call.callback)
-    }
-
-    /// RPCs on the wire: sent, awaiting a reply or a timeout.
-    pub fn rpcs_in_flight(&self) -> usize {
-        self.window.in_flight()
-    }
-
-    /// RPCs waiting for room in the window, not yet sent.
-    pub fn rpcs_queued(&self) -> usize {
-        self.window.queued()
-    }
-
-    /// The round-trip estimate of every destination that has one, by name.
-    pub fn rtt_estimates(&self) -> impl Iterator<Item = (&str, &PathRtt)> {
-        let ids = self.node_ids();
-        let nodes = (self.rtts.nodes()).filter_map(|(i, path)| Some((ids.get(i)?.as_str(), path)));
-        nodes.chain(self.rtts.named())
     }
 
     fn dest_of(&self, dest: &str) -> Dest {
