@@ -9,7 +9,8 @@
 //!
 //! - [`timer`]: a hierarchical timing wheel; every RPC deadline and timer lives there.
 //! - [`rpc`]: the table of pending RPCs, a slab indexed by `msg_id`.
-//! - [`protocol`]: Maelstrom's envelope and header, and the writer that frames output.
+//! - [`protocol`]: Maelstrom's envelope and header, and the writer that frames output;
+//!   [`scan`] reads the ordinary line in one pass.
 //! - [`Context`]: the messaging core: `reply`, `send`, `rpc`, `after`, the RPC contract.
 //! - [`Node`]: lines and instants in, lines out, with no I/O at all (sans-IO).
 //! - [`event_loop`]: the one place that touches file descriptors; [`run()`] wraps it.
@@ -40,6 +41,7 @@ pub mod request;
 pub mod rpc;
 pub mod rto;
 pub mod run;
+pub mod scan;
 pub mod sim;
 pub mod stats;
 pub mod stdio;

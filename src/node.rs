@@ -7,8 +7,10 @@
 //!
 //! # The life of a line
 //!
-//! The envelope is parsed once, borrowed (`src`, `dest`, and the body as a raw slice), then
-//! the body's header (`type`, `msg_id`, `in_reply_to`). A line that is not a Maelstrom
+//! One pass over the line reads what routing needs, borrowed: `src`, `dest`, the body's
+//! `type`, `msg_id` and `in_reply_to`, and the body as a slice ([`scan`]); a line it does not
+//! take is read by serde_json instead ([`Incoming::parse`]), which also says what is wrong
+//! with it. The handler's [`Request::body`] is the only other pass over the body. A line that is not a Maelstrom
 //! message is counted and logged, never answered. A reply (it has `in_reply_to`) goes to the
 //! pending RPC it names; a request goes to the runtime (`init`) or the app's handler for its
 //! type, which answers it.
@@ -24,8 +26,9 @@ use crate::depth::{self, MAX_DEPTH};
 use crate::error::{Error, ErrorCode};
 use crate::labels::{MessageTypes, INIT};
 use crate::outbox::Outbox;
-use crate::protocol::{is_object, Envelope, ErrorBody, Header};
+use crate::protocol::{is_object, ErrorBody, Incoming, ParseError};
 use crate::request::{Reply, Request};
+use crate::scan::scan;
 use crate::stats::{Counter, Rejection};
 use crate::warn;
 
@@ -183,52 +186,44 @@ impl<A: App> Node<A> {
         if !is_object(text) {
             return Err(Rejected::new(Rejection::BAD_ENVELOPE, "not a JSON object"));
         }
-        let envelope: Envelope<'_> =
-            serde_json::from_str(text).map_err(|e| Rejected::new(Rejection::BAD_ENVELOPE, e))?;
-        if !is_object(envelope.body.get()) {
-            return Err(Rejected::new(
-                Rejection::BAD_BODY,
-                "body is not a JSON object",
-            ));
-        }
-        let header: Header<'_> = serde_json::from_str(envelope.body.get())
-            .map_err(|e| Rejected::new(Rejection::BAD_BODY, e))?;
-        // The envelope adds a level; only a line that deep may hold a body too deep.
-        if depth::deeper_than(line, MAX_DEPTH + 1) {
-            let body_too_deep = depth::deeper_than(envelope.body.get().as_bytes(), MAX_DEPTH);
-            return self.refuse_deep(&envelope, &header, body_too_deep);
-        }
+        let msg = match scan(text) {
+            Some(msg) => msg,
+            None => match parse_carefully(text)? {
+                (msg, None) => msg,
+                (msg, Some(body_too_deep)) => return self.refuse_deep(&msg, body_too_deep),
+            },
+        };
         if let Some(me) = self.ctx.identity.as_ref().map(|id| id.node_id.as_str()) {
-            if envelope.dest != me {
-                let detail = format!("addressed to {:?}, this is {me:?}", envelope.dest);
+            if msg.dest != me {
+                let detail = format!("addressed to {:?}, this is {me:?}", msg.dest);
                 return Err(Rejected::new(Rejection::MISADDRESSED, detail));
             }
         }
-        let label = self.ctx.classify(&header.kind);
+        let label = self.ctx.classify(&msg.kind);
         self.ctx.stats.count_received(label);
-        if let Some(in_reply_to) = header.in_reply_to {
+        if let Some(in_reply_to) = msg.in_reply_to {
             let reply = Reply {
-                src: &envelope.src,
-                kind: &header.kind,
-                body: envelope.body,
+                src: &msg.src,
+                kind: &msg.kind,
+                body: msg.body,
             };
             self.on_reply(in_reply_to, reply);
             return Ok(());
         }
-        let Some(msg_id) = header.msg_id else {
-            let detail = format!("{:?} request has no msg_id to answer", header.kind);
+        let Some(msg_id) = msg.msg_id else {
+            let detail = format!("{:?} request has no msg_id to answer", msg.kind);
             return Err(Rejected::new(Rejection::NO_MSG_ID, detail));
         };
         let op = match label {
             INIT => None,
-            _ => self.ctx.begin_request(&envelope.src),
+            _ => self.ctx.begin_request(&msg.src),
         };
         let request = Request {
-            src: &envelope.src,
-            dest: &envelope.dest,
+            src: &msg.src,
+            dest: &msg.dest,
             msg_id,
-            kind: &header.kind,
-            body: envelope.body,
+            kind: &msg.kind,
+            body: msg.body,
             op,
         };
         self.dispatch(label, &request);
@@ -238,25 +233,20 @@ impl<A: App> Node<A> {
 
     /// A line nested deeper than [`MAX_DEPTH`]: a request whose body is that deep is answered
     /// error 12; anything else (a reply, no `msg_id`, depth outside the body) is rejected.
-    fn refuse_deep(
-        &mut self,
-        envelope: &Envelope<'_>,
-        header: &Header<'_>,
-        body_too_deep: bool,
-    ) -> Result<(), Rejected> {
+    fn refuse_deep(&mut self, msg: &Incoming<'_>, body_too_deep: bool) -> Result<(), Rejected> {
         let detail = format!("nested deeper than {MAX_DEPTH} levels");
-        match (header.msg_id, header.in_reply_to) {
+        match (msg.msg_id, msg.in_reply_to) {
             (Some(msg_id), None) if body_too_deep => {
                 let request = Request {
-                    src: &envelope.src,
-                    dest: &envelope.dest,
+                    src: &msg.src,
+                    dest: &msg.dest,
                     msg_id,
-                    kind: &header.kind,
-                    body: envelope.body,
+                    kind: &msg.kind,
+                    body: msg.body,
                     op: None,
                 };
-                let text = format!("malformed {}: body {detail}", header.kind);
-                self.ctx.warn(format_args!("from {}: {text}", envelope.src));
+                let text = format!("malformed {}: body {detail}", msg.kind);
+                self.ctx.warn(format_args!("from {}: {text}", msg.src));
                 self.ctx.reply_error_now(&request, &Error::malformed(text));
                 Ok(())
             }
@@ -333,7 +323,7 @@ impl<A: App> Node<A> {
         };
         let outcome = if reply.kind == "error" {
             self.ctx.stats.bump(Counter::RpcsError);
-            Err(match serde_json::from_str::<ErrorBody>(reply.body.get()) {
+            Err(match serde_json::from_str::<ErrorBody>(reply.body) {
                 Ok(e) => Error::new(e.code, e.text),
                 Err(e) => Error::crash(format!("unreadable error reply: {e}")),
             })
@@ -361,6 +351,20 @@ impl<A: App> Node<A> {
             rejected.detail
         );
     }
+}
+
+/// A line [`scan`] left to serde_json: read with [`Incoming::parse`], and checked for depth.
+/// For a line nested deeper than [`MAX_DEPTH`] (counting the envelope as a level), gives
+/// whether its body is that deep.
+fn parse_carefully(text: &str) -> Result<(Incoming<'_>, Option<bool>), Rejected> {
+    let msg = Incoming::parse(text).map_err(|e| match e {
+        ParseError::Envelope(_) => Rejected::new(Rejection::BAD_ENVELOPE, e),
+        ParseError::BodyNotObject | ParseError::Header(_) => Rejected::new(Rejection::BAD_BODY, e),
+    })?;
+    // The envelope adds a level; only a line that deep may hold a body too deep.
+    let too_deep = depth::deeper_than(text.as_bytes(), MAX_DEPTH + 1)
+        .then(|| depth::deeper_than(msg.body.as_bytes(), MAX_DEPTH));
+    Ok((msg, too_deep))
 }
 
 /// The body of `init_ok`.

@@ -1,11 +1,13 @@
 //! Maelstrom's wire format: envelopes, headers, and the writer that frames messages.
 //!
-//! Incoming lines are parsed in two borrowed passes: the [`Envelope`] keeps `body` as a
-//! [`RawValue`] (a slice of the line), then [`Header`] reads just `type`, `msg_id` and
-//! `in_reply_to` from it. Replies are routed on the header alone and handlers parse only the
-//! fields they need, so payloads passed through (an `echo` value, a proxied body) are never
-//! built into a tree. Unknown keys, such as the `id` Maelstrom adds to what it delivers, are
-//! ignored at every level.
+//! What the runtime reads of an incoming line is an [`Incoming`]: `src`, `dest`, the body's
+//! `type`, `msg_id` and `in_reply_to`, and the body's text (a slice of the line). The
+//! ordinary line is read in one pass by [`scan`](crate::scan::scan); anything else by
+//! [`Incoming::parse`], two borrowed serde_json passes: the [`Envelope`] keeps `body` as a
+//! [`RawValue`], then [`Header`] reads the three fields from it. Replies are routed on the
+//! header alone and handlers parse only the fields they need, so payloads passed through (an
+//! `echo` value, a proxied body) are never built into a tree. Unknown keys, such as the `id`
+//! Maelstrom adds to what it delivers, are ignored at every level.
 //!
 //! Outgoing bodies are any `Serialize` value that renders as a JSON object with its own
 //! `type`; [`write_message`] appends `msg_id` and `in_reply_to` inside it.
@@ -40,6 +42,73 @@ pub struct Header<'a> {
     pub msg_id: Option<u64>,
     /// Set on replies: the `msg_id` of the request answered.
     pub in_reply_to: Option<u64>,
+}
+
+/// What the runtime reads of every input line: who sent it to whom, the body's header, and
+/// the body's text, unparsed.
+///
+/// Read by [`scan`](crate::scan::scan) in one pass for the ordinary message, else by
+/// [`Incoming::parse`]; both give the same fields for any line both accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming<'a> {
+    /// Sender: a node id, a client id (`c1`) or a service (`lin-kv`).
+    pub src: Cow<'a, str>,
+    /// Receiver.
+    pub dest: Cow<'a, str>,
+    /// The body's JSON text, an object, exactly as it appears in the line.
+    pub body: &'a str,
+    /// The body's `type`.
+    pub kind: Cow<'a, str>,
+    /// The body's `msg_id`, set on requests that expect a reply.
+    pub msg_id: Option<u64>,
+    /// The body's `in_reply_to`, set on replies.
+    pub in_reply_to: Option<u64>,
+}
+
+/// Why [`Incoming::parse`] refused a line.
+#[derive(Debug)]
+pub enum ParseError {
+    /// The line is not JSON, or not an envelope (`src`, `dest`, `body`).
+    Envelope(serde_json::Error),
+    /// The body is not a JSON object.
+    BodyNotObject,
+    /// The body has no string `type`, or a `msg_id` or `in_reply_to` that is not an integer
+    /// of 64 bits.
+    Header(serde_json::Error),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Envelope(e) | ParseError::Header(e) => e.fmt(f),
+            ParseError::BodyNotObject => f.write_str("body is not a JSON object"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl<'a> Incoming<'a> {
+    /// Reads `line`, a JSON object without surrounding whitespace, with serde_json: the
+    /// [`Envelope`] keeping the body raw, then the body's [`Header`]. Two passes where
+    /// [`scan`](crate::scan::scan) makes one, but it reads every line serde_json accepts, and
+    /// says what is wrong with the others.
+    pub fn parse(line: &'a str) -> Result<Incoming<'a>, ParseError> {
+        let envelope: Envelope<'a> = serde_json::from_str(line).map_err(ParseError::Envelope)?;
+        let body = envelope.body.get();
+        if !is_object(body) {
+            return Err(ParseError::BodyNotObject);
+        }
+        let header: Header<'a> = serde_json::from_str(body).map_err(ParseError::Header)?;
+        Ok(Incoming {
+            src: envelope.src,
+            dest: envelope.dest,
+            body,
+            kind: header.kind,
+            msg_id: header.msg_id,
+            in_reply_to: header.in_reply_to,
+        })
+    }
 }
 
 /// Whether `json`, a JSON value without leading whitespace, is an object.

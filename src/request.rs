@@ -19,7 +19,8 @@ pub struct Request<'a> {
     pub(crate) dest: &'a str,
     pub(crate) msg_id: u64,
     pub(crate) kind: &'a str,
-    pub(crate) body: &'a RawValue,
+    /// The body's JSON text, an object checked to be valid JSON.
+    pub(crate) body: &'a str,
     /// The operation a client's request opened, and its deadline.
     pub(crate) op: Option<(OpRef, Instant)>,
 }
@@ -88,12 +89,21 @@ impl<'a> Request<'a> {
     /// assert!(bad[0]["body"]["text"].as_str().unwrap().contains("value"));
     /// ```
     pub fn body<T: Deserialize<'a>>(&self) -> Result<T, Error> {
-        serde_json::from_str(self.body.get())
+        serde_json::from_str(self.body)
             .map_err(|e| Error::malformed(format!("malformed {}: {e}", self.kind)))
     }
 
     /// The whole body as it came, `type` and `msg_id` included.
+    ///
+    /// Made a [`RawValue`] on demand: that checks the body's syntax again, a pass over it,
+    /// paid only by the handlers that ask. [`body_text`](Self::body_text) is the same text
+    /// for free.
     pub fn raw_body(&self) -> &'a RawValue {
+        raw_value(self.body)
+    }
+
+    /// The whole body's JSON text, `type` and `msg_id` included: a JSON object, valid.
+    pub fn body_text(&self) -> &'a str {
         self.body
     }
 
@@ -154,7 +164,8 @@ impl ReplyTo {
 pub struct Reply<'r> {
     pub(crate) src: &'r str,
     pub(crate) kind: &'r str,
-    pub(crate) body: &'r RawValue,
+    /// The body's JSON text, an object checked to be valid JSON.
+    pub(crate) body: &'r str,
 }
 
 impl<'r> Reply<'r> {
@@ -171,7 +182,7 @@ impl<'r> Reply<'r> {
     /// Parses the reply's fields into `T`; a failure is an error 13 (the peer answered, but
     /// not in a shape this node understands, so whether it acted is unknown).
     pub fn body<T: Deserialize<'r>>(&self) -> Result<T, Error> {
-        serde_json::from_str(self.body.get()).map_err(|e| {
+        serde_json::from_str(self.body).map_err(|e| {
             Error::new(
                 ErrorCode::Crash,
                 format!("unreadable {} reply: {e}", self.kind),
@@ -180,7 +191,22 @@ impl<'r> Reply<'r> {
     }
 
     /// The whole body as it came, `type` and `in_reply_to` included.
+    ///
+    /// Made a [`RawValue`] on demand, at the cost of a pass over the body, as
+    /// [`Request::raw_body`]. [`body_text`](Self::body_text) is the same text for free.
     pub fn raw_body(&self) -> &'r RawValue {
+        raw_value(self.body)
+    }
+
+    /// The whole body's JSON text, `type` and `in_reply_to` included: a JSON object, valid.
+    pub fn body_text(&self) -> &'r str {
         self.body
     }
+}
+
+/// `body`, the text of a body the node read, as a [`RawValue`].
+fn raw_value(body: &str) -> &RawValue {
+    // A body reaches a Request or a Reply only once its syntax was checked, by the scan or by
+    // serde_json: this cannot fail.
+    serde_json::from_str(body).expect("a body the node read is valid JSON")
 }
