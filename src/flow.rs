@@ -30,6 +30,19 @@
 //! everything else leave the estimate alone; a destination that stops answering sees its
 //! timeout double each round, up to the bound.
 //!
+//! # Late is not lost
+//!
+//! A per-request timeout set from the round trips of the first replies is too short for the
+//! requests behind them when the network is a queue (Maelstrom's one routing process, or
+//! `--net-rate`): a window of 4,096 sent at once drains at the network's rate, and requests
+//! that are merely waiting their turn time out, are sent again, and double the traffic. So an
+//! expiring attempt first asks [`RttTable::queued_behind`], the time-based loss detection of
+//! RACK (RFC 8985) in small: if the destination answered within the last timeout (the path is
+//! alive) and has answered no request sent after this one (nothing overtook it), the request
+//! is late, not lost, and waits one more timeout. A request that a later one overtook, or
+//! whose destination went silent, times out as before; and nothing waits past its operation's
+//! deadline.
+//!
 //! Time is an argument everywhere; nothing here reads a clock.
 
 use std::collections::VecDeque;
@@ -176,6 +189,8 @@ pub struct PathRtt {
     pub estimator: RttEstimator,
     last_sample: Option<Instant>,
     last_backoff: Option<Instant>,
+    /// When the most recently sent of the answered requests went out.
+    newest_answered: Option<Instant>,
 }
 
 impl PathRtt {
@@ -184,6 +199,7 @@ impl PathRtt {
             estimator: RttEstimator::new(bounds),
             last_sample: None,
             last_backoff: None,
+            newest_answered: None,
         }
     }
 }
@@ -257,7 +273,23 @@ impl RttTable {
         if let Some(path) = self.entry(dest) {
             path.estimator.sample(rtt);
             path.last_sample = Some(now);
+            let sent = now.checked_sub(rtt).unwrap_or(now);
+            path.newest_answered = path.newest_answered.max(Some(sent));
         }
+    }
+
+    /// Whether an attempt to `dest` sent at `sent_at`, whose timeout expires at `now`, is
+    /// late rather than lost: `dest` answered something within its current timeout, and no
+    /// request sent after this one (see the module docs, "Late is not lost").
+    pub fn queued_behind(&self, dest: &Dest, sent_at: Instant, now: Instant) -> bool {
+        let Some(path) = self.get(dest) else {
+            return false;
+        };
+        let alive = path
+            .last_sample
+            .is_some_and(|t| now.saturating_duration_since(t) < path.estimator.rto());
+        let overtaken = path.newest_answered.is_some_and(|t| t > sent_at);
+        alive && !overtaken
     }
 
     /// An RPC to `dest` sent at `sent_at` timed out at `now`: back off if `dest` has been
@@ -319,6 +351,35 @@ mod tests {
         table.sample(&n, ms(100), t0 + ms(150));
         table.timed_out(&n, t0 + ms(100), t0 + ms(400));
         assert!(table.rto(&n, 0) <= rto, "{:?} > {rto:?}", table.rto(&n, 0));
+    }
+
+    #[test]
+    fn a_request_queued_behind_answered_ones_is_late_not_lost() {
+        let t0 = Instant::now();
+        let mut table = RttTable::new(RtoBounds::default());
+        let n = Dest::Node(0);
+        // Sent at t0 + 10 ms; replies keep coming for requests sent before it.
+        table.sample(&n, ms(300), t0 + ms(300));
+        table.sample(&n, ms(390), t0 + ms(395));
+        assert!(table.queued_behind(&n, t0 + ms(10), t0 + ms(400)));
+        // A request sent after it is answered: it was overtaken, so it is lost.
+        table.sample(&n, ms(5), t0 + ms(420));
+        assert!(!table.queued_behind(&n, t0 + ms(10), t0 + ms(430)));
+    }
+
+    #[test]
+    fn a_request_to_a_silent_destination_is_not_waited_for() {
+        let t0 = Instant::now();
+        let mut table = RttTable::new(RtoBounds::default());
+        let n = Dest::Node(0);
+        assert!(!table.queued_behind(&n, t0, t0 + ms(1000)), "no reply ever");
+        table.sample(&n, ms(100), t0 + ms(100));
+        let rto = table.rto(&n, 0);
+        let later = t0 + ms(100) + rto + ms(1);
+        assert!(
+            !table.queued_behind(&n, t0 + ms(50), later),
+            "silent for a whole timeout"
+        );
     }
 
     #[test]

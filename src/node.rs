@@ -106,6 +106,9 @@ impl<A: App> Node<A> {
         while let Some(action) = self.ctx.pop_timer() {
             match action {
                 TimerAction::RpcDeadline { key, msg_id } => {
+                    if self.ctx.wait_longer(key, msg_id) {
+                        continue;
+                    }
                     match self.ctx.expire_rpc(key, msg_id) {
                         Some(callback) => {
                             self.ctx.stats.bump(Counter::RpcsTimeout);

@@ -192,6 +192,37 @@ impl<A> Context<A> {
         }
     }
 
+    /// Gives the attempt whose timeout fired one more timeout, instead of timing it out, if it
+    /// is late rather than lost ([`RttTable::queued_behind`](crate::flow::RttTable::queued_behind):
+    /// its destination is answering, and nothing sent after it has been answered yet). Only
+    /// adaptive attempts are given more time, and never past their operation's deadline.
+    /// Returns whether it was.
+    pub(crate) fn wait_longer(&mut self, key: PendingKey, msg_id: u64) -> bool {
+        let Some((found, pending)) = self.rpcs.get_mut(msg_id) else {
+            return false;
+        };
+        let call = &mut pending.callback;
+        let Attempt::Rto { retries, max } = call.attempt else {
+            return false;
+        };
+        if found != key
+            || call.queued.is_some()
+            || !call.attempt_bound
+            || !self
+                .rtts
+                .queued_behind(&call.dest, pending.sent_at, self.now)
+        {
+            return false;
+        }
+        let timeout = self.rtts.rto(&call.dest, retries).min(max);
+        let tick = self.clock.deadline_tick(self.now, timeout);
+        call.attempt_bound = tick < call.until;
+        let action = TimerAction::RpcDeadline { key, msg_id };
+        pending.timer = self.timers.insert(tick.min(call.until), action);
+        log::debug!("RPC {msg_id} is late behind answered ones: waiting {timeout:?} more");
+        true
+    }
+
     /// Takes the RPC whose deadline fired, if it is still the one in that slot.
     pub(crate) fn expire_rpc(&mut self, key: PendingKey, msg_id: u64) -> Option<Callback<A>> {
         let pending = self.rpcs.expire(key, msg_id)?;
