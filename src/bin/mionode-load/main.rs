@@ -29,15 +29,15 @@
 //! # How it is built
 //!
 //! [`cli`] parses flags; `mionode::harness::store` makes the run directory; [`driver`] is the
-//! event loop that owns the [`process`]es, the [`network`], the [`clients`] and the
-//! [`nemesis`], records the history and routes every line ([`wire`]); [`failures`] collects
-//! what the nodes did wrong, [`stats`] counts for the table, and [`report`] runs the checks and
-//! writes `results.json`, [`summary`] the text. The loop is one thread; its module doc says why.
+//! event loop that owns the [`process`]es, the [`network`], the clients
+//! (`mionode::harness::clients`, shared with the simulator) and the [`nemesis`], records the
+//! history and routes every line ([`wire`]); [`failures`] collects what the nodes did wrong,
+//! [`stats`] counts for the table, and [`report`] runs the checks and writes `results.json`,
+//! [`summary`] the text. The loop is one thread; its module doc says why.
 //! `main` maps the outcome to an exit status: 0 valid, 1 invalid or unknown, 2 could not run.
 //! `mionode-load serve` ([`serve`]) is the other subcommand: the store in a browser.
 
 mod cli;
-mod clients;
 mod driver;
 mod failures;
 mod histogram;
@@ -57,11 +57,11 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::Parser;
+use mionode::harness::clients::{Clients, Schedule};
 use mionode::harness::views::{self, ViewOptions};
 use mionode::harness::{record, store};
 
 use crate::cli::Args;
-use crate::clients::{Clients, Schedule};
 use crate::driver::{Driver, Plan};
 use crate::nemesis::Nemesis;
 use mionode::harness::workload::Workload;
@@ -211,7 +211,8 @@ fn drive(
     };
     // Client numbers: the init clients, then one setup client per setup message.
     let first = n + workload.setup().len();
-    let clients = Clients::new(n, first, args.run.concurrency.clients(n), schedule, seed);
+    let count = args.run.concurrency.clients(n);
+    let clients = Clients::numbered_from(n, first, count, schedule, seed);
     let interval = (args.run.nemesis.partition).then_some(args.nemesis_interval());
     let nemesis = Nemesis::new(interval, derive_seed(seed, "nemesis", 0), ids)?;
     let progress = Progress::new(args.progress, args.time_limit());

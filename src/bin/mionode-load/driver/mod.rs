@@ -26,12 +26,12 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
+use mionode::harness::clients::Clients;
 use mionode::harness::record::Op;
 use mionode::harness::service::{ServiceKind, Services};
 use mionode::harness::store::HistoryWriter;
-use mionode::harness::workload::{Invocation, Workload};
+use mionode::harness::workload::{Invocation, Turn, Workload};
 
-use crate::clients::Clients;
 use crate::failures::{FailureKind, Failures};
 use crate::nemesis::Nemesis;
 use crate::network::{Head, Network};
@@ -375,8 +375,8 @@ impl Driver {
         };
         [
             self.net.next_due(),
-            self.clients.next_deadline(),
-            self.clients.next_start(),
+            self.clients.next_deadline().map(|at| self.instant(at)),
+            self.clients.next_start().map(|at| self.instant(at)),
             self.nemesis.next_at(),
         ]
         .into_iter()
@@ -451,22 +451,44 @@ impl Driver {
         if !matches!(self.phase, Phase::Run { .. }) {
             return;
         }
+        let name = self.clients.name(k);
+        let turn = Turn {
+            now: self.nanos(now),
+            process: &name,
+            node: self.clients.node_of(k),
+        };
+        let inv = self.workload.invoke(self.clients.rng(k), &turn);
+        self.send_invocation(k, now, inv);
+    }
+
+    /// Slot `k` sends `inv` (a request of the workload's, or a final read) to its node
+    /// through the network; the invocation is counted and recorded. A crashed client is
+    /// replaced first (`Clients::begin`).
+    pub(super) fn send_invocation(&mut self, k: usize, now: Instant, inv: Invocation) {
+        let f = inv.f;
+        let (name, msg_id) = self.clients.begin(k, self.nanos(now), inv, None);
         let node = self.clients.node_of(k);
-        let at = self.nanos(now);
-        let f = self.clients.send(
-            k,
-            (now, at),
-            &mut self.workload,
-            &self.plan.ids,
-            &mut self.net,
-            &mut self.inputs[node],
-        );
+        let Some(pending) = self.clients.pending(k) else {
+            return;
+        };
+        let inv = &pending.inv;
+        let head = Head {
+            kind: inv.kind(),
+            msg_id: Some(msg_id),
+            in_reply_to: None,
+        };
+        let ends = (name.as_str(), self.plan.ids[node].as_str());
+        let input = &mut self.inputs[node];
+        let before = input.len();
+        (self.net).client_to_node(now, ends, head, input, |out| inv.write_body(msg_id, out));
+        let bytes = input.len().saturating_sub(before + 1);
+        self.clients.set_bytes(k, bytes);
         self.stats.invoked(f);
         self.invoked(k, now);
     }
 
     fn expire_requests(&mut self, now: Instant) {
-        while let Some((k, pending)) = self.clients.expire(now) {
+        while let Some((k, pending)) = self.clients.expire(self.nanos(now)) {
             self.timed_out(k, pending, now);
             if self.clients.is_closed_loop() {
                 self.send_next(k, now);
@@ -476,7 +498,7 @@ impl Driver {
 
     fn start_requests(&mut self, now: Instant) {
         for _ in 0..STARTS_PER_TURN {
-            match self.clients.take_start(now) {
+            match self.clients.take_start(self.nanos(now)) {
                 Some(k) => self.send_next(k, now),
                 None => break,
             }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use mionode::harness::workload::Reply;
+use mionode::harness::workload::{Reply, CLIENT_TIMEOUT};
 
 use super::{Driver, Phase};
 use crate::failures::FailureKind;
@@ -93,7 +93,7 @@ impl Driver {
                 });
         }
         self.phase = Phase::Setup {
-            until: now + crate::clients::CLIENT_TIMEOUT,
+            until: now + Duration::from_nanos(CLIENT_TIMEOUT),
         };
     }
 
@@ -130,7 +130,7 @@ impl Driver {
             until: now + self.plan.time_limit,
         };
         self.nemesis.start(now, self.origin);
-        for k in self.clients.start(now) {
+        for k in self.clients.start(self.nanos(now)) {
             self.send_next(k, now);
         }
     }
@@ -140,7 +140,10 @@ impl Driver {
     fn end_run(&mut self, now: Instant) {
         self.stopped = Some(now);
         let final_reads = self.workload.kind().has_final_reads();
-        self.clients.stop(!final_reads);
+        self.clients.stop();
+        if !final_reads {
+            self.clients.exit();
+        }
         if !final_reads {
             self.nemesis.finish(now, &mut self.net, false);
         }
@@ -156,18 +159,8 @@ impl Driver {
         let mut longest = Duration::ZERO;
         for (node, inv) in self.workload.final_reads() {
             longest = longest.max(Duration::from_nanos(inv.timeout));
-            let f = inv.f;
             let k = self.clients.idle_slot_of(node);
-            self.clients.send_invocation(
-                k,
-                now,
-                inv,
-                &self.plan.ids,
-                &mut self.net,
-                &mut self.inputs[node],
-            );
-            self.stats.invoked(f);
-            self.invoked(k, now);
+            self.send_invocation(k, now, inv);
         }
         self.progress.message("final reads");
         self.phase = Phase::Final {

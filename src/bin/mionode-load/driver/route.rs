@@ -14,10 +14,10 @@ use serde_json::{Map, Value};
 use mionode::harness::workload::Reply;
 
 use super::{Driver, Phase};
-use crate::clients::{client_number, Closed};
 use crate::failures::FailureKind;
 use crate::network::Head;
 use crate::wire;
+use mionode::harness::clients::{client_number, Closed};
 
 /// Where a destination id leads.
 enum Dest {
@@ -199,6 +199,7 @@ impl Driver {
         in_reply_to: Option<i64>,
         now: Instant,
     ) {
+        let in_reply_to = in_reply_to.and_then(|r| u64::try_from(r).ok());
         let Some(pending) = self.clients.answer(k, in_reply_to) else {
             self.stats.ignored_replies += 1;
             return;
