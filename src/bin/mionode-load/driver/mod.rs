@@ -103,8 +103,6 @@ struct NodeState {
     partial: Vec<u8>,
     /// Stdout has more to read (edge-triggered readiness seen, `WouldBlock` not yet).
     readable: bool,
-    /// Answered `init_ok`.
-    initialized: bool,
     /// Committed a protocol violation: what it writes from now on is lost.
     muted: bool,
     /// When its stdout reached end of file.
@@ -139,7 +137,6 @@ struct SetupCall {
     client: String,
     node: usize,
     inv: Invocation,
-    answered: bool,
 }
 
 /// What the loop leaves for the report.
@@ -187,6 +184,11 @@ pub struct Driver {
     ops: Vec<Op>,
     /// The setup requests, sent when every node has answered init.
     setup: Vec<SetupCall>,
+    /// Whether init client `c<i>` is still open: node i has not answered `init_ok`.
+    init_open: Vec<bool>,
+    /// Whether the client of setup request s still waits for its reply (while the run is in
+    /// its setup phase: [`Driver::endpoints`]).
+    setup_open: Vec<bool>,
     /// Time zero of the history and the trace.
     origin: Instant,
     history: HistoryWriter,
@@ -252,9 +254,8 @@ impl Driver {
                 client: format!("c{}", n + c),
                 node,
                 inv,
-                answered: false,
             })
-            .collect();
+            .collect::<Vec<_>>();
         let now = Instant::now();
         let mut driver = Driver {
             poll,
@@ -262,6 +263,8 @@ impl Driver {
             services: Services::new(),
             service_rng: fastrand::Rng::with_seed(crate::derive_seed(seed, "services", 0)),
             ops: Vec::new(),
+            init_open: vec![true; n],
+            setup_open: vec![true; setup.len()],
             setup,
             origin,
             history,

@@ -18,11 +18,11 @@ impl Driver {
         match self.phase {
             Phase::Init { until } => self.advance_init(now, until),
             Phase::Setup { until } => {
-                if self.setup.iter().all(|s| s.answered) {
+                if self.setup_open.iter().all(|open| !open) {
                     self.begin(now);
                 } else if now >= until {
                     for i in 0..self.setup.len() {
-                        if !self.setup[i].answered {
+                        if self.setup_open[i] {
                             let node = self.setup[i].node;
                             let message =
                                 format!("did not answer {} within 5 s", self.setup[i].inv.kind());
@@ -55,14 +55,14 @@ impl Driver {
     }
 
     fn advance_init(&mut self, now: Instant, until: Instant) {
-        if self.nodes.iter().all(|n| n.initialized) {
+        if self.init_open.iter().all(|open| !open) {
             self.send_setup(now);
-        } else if self.nodes.iter().all(|n| n.initialized || n.gone) {
+        } else if (0..self.nodes.len()).all(|i| !self.init_open[i] || self.nodes[i].gone) {
             // Every node answered or crashed (reported); with a crash Maelstrom gives up.
             self.phase = Phase::Done;
         } else if now >= until {
             for i in 0..self.nodes.len() {
-                if !self.nodes[i].initialized {
+                if self.init_open[i] {
                     let limit = self.plan.init_timeout.as_secs_f64();
                     let message = format!("did not answer init within {limit} s");
                     self.failures
@@ -104,8 +104,8 @@ impl Driver {
         c: usize,
         body: &serde_json::Map<String, serde_json::Value>,
     ) {
-        let call = &mut self.setup[c];
-        call.answered = true;
+        self.setup_open[c] = false;
+        let call = &self.setup[c];
         let done = self.workload.complete(&call.inv, Reply::Body(body));
         if done.kind != mionode::harness::record::OpType::Ok {
             let message = format!(
