@@ -151,11 +151,13 @@ fn bin_false_reports_every_dead_node() {
     let run = run(&["--bin", "/bin/false"]);
     assert_invalid(&run, "nodes", "exited before the end of the run");
     let failures = run.results["failures"].as_array().expect("failures");
-    let crashed: Vec<&str> = failures
+    let mut crashed: Vec<&str> = failures
         .iter()
         .filter(|f| f["kind"] == "crashed")
         .filter_map(|f| f["node"].as_str())
         .collect();
+    // In the order the exits were seen, which the OS decides.
+    crashed.sort_unstable();
     assert_eq!(crashed, ["n0", "n1", "n2"], "{}", run.describe());
     assert_eq!(
         run.results["ops"]["total"]["ok_per_s"],

@@ -13,8 +13,11 @@
 //! finds it; [`crate::harness::route`] says why).
 //!
 //! Client ids are `c<number>`: `c0..c{N-1}` send `init` (one per node) and are closed once
-//! answered, as Maelstrom's setup clients are; workload clients follow from `cN`, and a
-//! replacement takes the next free number.
+//! answered, as Maelstrom's setup clients are; workload clients follow from `cN` (or from a
+//! later number, [`Clients::numbered_from`], when the driver opened setup clients), and a
+//! replacement takes the next free number. When the clients stop for good
+//! ([`Clients::exit`]), each closes once its slot is idle, as Jepsen's workers do; a closed
+//! client's id remembers why it closed ([`Clients::closed`]).
 //!
 //! Requests start on a [`Schedule`]: [`Schedule::Rate`] is Maelstrom's `--rate` (Jepsen's
 //! stagger: gaps uniform in `[0, 2/R)`, mean `1/R`), each start taken by an idle slot chosen
@@ -46,6 +49,9 @@ pub struct Pending {
     /// The history index of its invocation, if the driver records one (setup requests have
     /// none).
     pub index: Option<u64>,
+    /// The length of the request's line in bytes, once the driver has said it
+    /// ([`Clients::set_bytes`]); 0 until then.
+    pub bytes: usize,
 }
 
 /// One slot: the client it holds now, and the slot's request generator.
@@ -94,17 +100,43 @@ pub struct Clients {
     /// Slots `0..scheduled` take part in the schedule; later ones were added for the driver's
     /// own use ([`Clients::add_slot`]).
     scheduled: usize,
+    /// The clients are stopping: each closes once its slot is idle (a Jepsen worker exits
+    /// when the generator is done and closes its client).
+    exiting: bool,
+    /// Why each closed workload client was closed, by number.
+    closed: BTreeMap<usize, Closed>,
+}
+
+/// Why a workload client was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// Its request timed out or ended indeterminate; a new client took its slot.
+    Crashed,
+    /// The clients stopped at the time limit ([`Clients::exit`]), and its slot was idle.
+    Exited,
 }
 
 impl Clients {
     /// `count` client slots over `nodes` nodes, numbered after the `nodes` init clients;
     /// their generators come from `seed`.
     pub fn new(nodes: usize, count: usize, schedule: Schedule, seed: u64) -> Self {
+        Clients::numbered_from(nodes, nodes, count, schedule, seed)
+    }
+
+    /// As [`Clients::new`], the first client numbered `first` (after the init clients and
+    /// any setup clients the driver opened: `c<first>`).
+    pub fn numbered_from(
+        nodes: usize,
+        first: usize,
+        count: usize,
+        schedule: Schedule,
+        seed: u64,
+    ) -> Self {
         let mut clients = Clients {
             schedule,
             slots: Vec::with_capacity(count),
             live: BTreeMap::new(),
-            next_number: nodes,
+            next_number: first,
             idle: Vec::new(),
             next_start: None,
             rng: fastrand::Rng::with_seed(derive_seed(seed, "schedule", 0)),
@@ -113,6 +145,8 @@ impl Clients {
             replaced: 0,
             seed,
             scheduled: count,
+            exiting: false,
+            closed: BTreeMap::new(),
         };
         for k in 0..count {
             clients.add_slot(k % nodes.max(1));
@@ -189,6 +223,39 @@ impl Clients {
         }
     }
 
+    /// The clients exit, as Jepsen's workers close their clients when the generator is done:
+    /// idle clients close now, busy ones once their request ends. A message to a closed one
+    /// is then to an unknown destination ([`Clients::closed`] says why).
+    pub fn exit(&mut self) {
+        self.exiting = true;
+        for k in 0..self.slots.len() {
+            if self.slots[k].pending.is_none() {
+                self.close(k, Closed::Exited);
+            }
+        }
+    }
+
+    /// Removes slot `k`'s client from the live ones, remembering why.
+    fn close(&mut self, k: usize, why: Closed) {
+        let number = self.slots[k].number;
+        if self.live.remove(&number).is_some() {
+            self.closed.insert(number, why);
+        }
+    }
+
+    /// Why the workload client named `id` was closed, if it was one that was.
+    pub fn closed(&self, id: &str) -> Option<Closed> {
+        self.closed.get(&client_number(id)?).copied()
+    }
+
+    /// A slot bound to `node` with no request outstanding, opening one
+    /// ([`Clients::add_slot`]) if none is.
+    pub fn idle_slot_of(&mut self, node: usize) -> usize {
+        let found = (0..self.slots.len())
+            .find(|&k| self.slots[k].node == node && self.slots[k].pending.is_none());
+        found.unwrap_or_else(|| self.add_slot(node))
+    }
+
     /// The generator slot `k` draws its requests from.
     pub fn rng(&mut self, k: usize) -> &mut fastrand::Rng {
         &mut self.slots[k].rng
@@ -215,17 +282,27 @@ impl Clients {
             inv,
             sent_at: now,
             index,
+            bytes: 0,
         });
         self.busy += 1;
+        // A slot the driver picked itself (a final read) no longer waits for a start.
+        self.idle.retain(|&i| i != k);
         let number = slot.number;
         self.deadlines.push(Reverse((deadline, k, number, msg_id)));
         (self.name(k), msg_id)
     }
 
+    /// Records the length of the line the driver wrote for slot `k`'s request.
+    pub fn set_bytes(&mut self, k: usize, bytes: usize) {
+        if let Some(p) = self.slots[k].pending.as_mut() {
+            p.bytes = bytes;
+        }
+    }
+
     /// Closes the client in slot `k` and opens a new one with the next free id.
     fn replace(&mut self, k: usize) {
+        self.close(k, Closed::Crashed);
         let slot = &mut self.slots[k];
-        self.live.remove(&slot.number);
         slot.number = self.next_number;
         self.next_number += 1;
         slot.next_msg_id = 1;
@@ -238,6 +315,9 @@ impl Clients {
     /// replaced before the slot's next request (Jepsen's new process).
     pub fn crash(&mut self, k: usize) {
         self.slots[k].crashed = true;
+        if let Some(why) = self.closed.get_mut(&self.slots[k].number) {
+            *why = Closed::Crashed;
+        }
     }
 
     /// The id of the client in slot `k`.
@@ -320,7 +400,10 @@ impl Clients {
     fn end(&mut self, k: usize) -> Option<Pending> {
         let pending = self.slots[k].pending.take()?;
         self.busy -= 1;
-        if self.schedule != Schedule::Closed && k < self.scheduled {
+        if self.exiting {
+            // A crash the caller finds after this end updates the reason (`crash`).
+            self.close(k, Closed::Exited);
+        } else if self.schedule != Schedule::Closed && k < self.scheduled {
             self.idle.push(k);
         }
         if self.deadlines.len() > 2 * self.busy + 1024 {

@@ -317,7 +317,11 @@ mod tests {
         );
         assert_eq!(parse(&["-w", "echo"]).unwrap().workload, WorkloadKind::Echo);
         assert_eq!("4n".parse(), Ok(Concurrency::PerNode(4)));
+        assert_eq!("50".parse(), Ok(Concurrency::Fixed(50)));
         assert_eq!(Concurrency::PerNode(4).clients(3), 12);
+        for bad in ["0", "n", "-1"] {
+            assert!(bad.parse::<Concurrency>().is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! Maelstrom is lenient about the rest, so these rules are too: any id it knows is accepted as
 //! `src` (and links are cut by the `src` written), and bodies between nodes are not checked.
 
-use crate::harness::clients::{client_number, Clients};
+use crate::harness::clients::{client_number, Clients, Closed};
 use crate::harness::service::ServiceKind;
 
 /// Where a destination id leads.
@@ -25,6 +25,8 @@ pub enum Dest {
     Client(usize),
     /// `c<i>`, which sent `init` to node `i` and is still open.
     Init(usize),
+    /// The client of setup request `s` (`c<N+s>`), still waiting for its reply.
+    Setup(usize),
 }
 
 /// The ids the network knows at one instant: the nodes, the open init clients, the live
@@ -37,6 +39,10 @@ pub struct Endpoints<'a> {
     pub clients: &'a Clients,
     /// Whether init client `c<i>` is still open (node `i` has not finished its setup).
     pub init_open: &'a [bool],
+    /// Whether the client of setup request `s`, `c<N+s>`, still waits for its reply: for a
+    /// driver that sends each setup message from a client of its own (mionode-load); empty
+    /// when the init client sends them (the simulator).
+    pub setup_open: &'a [bool],
 }
 
 impl Endpoints<'_> {
@@ -57,11 +63,15 @@ impl Endpoints<'_> {
             return Some(Dest::Client(k));
         }
         let c = client_number(dest)?;
-        self.init_open
-            .get(c)
+        if self.init_open.get(c).copied().unwrap_or(false) {
+            return Some(Dest::Init(c));
+        }
+        let s = c.checked_sub(self.nodes.len())?;
+        self.setup_open
+            .get(s)
             .copied()
             .unwrap_or(false)
-            .then_some(Dest::Init(c))
+            .then_some(Dest::Setup(s))
     }
 
     /// Whether node `from` may write `src`: its own id or any id the network knows.
@@ -72,15 +82,21 @@ impl Endpoints<'_> {
     /// Why `dest` is unknown, as precisely as can be told.
     pub fn unknown_cause(&self, dest: &str) -> String {
         let n = self.nodes.len();
-        match client_number(dest) {
-            Some(c) if c < n => format!(
-                "the init client of {}, closed once its setup was answered",
+        match (client_number(dest), self.clients.closed(dest)) {
+            (Some(c), _) if c < n => format!(
+                "the init client of {}, closed once its requests were answered",
                 self.nodes[c]
             ),
-            Some(c) if self.clients.was_opened(c) => "a client that was closed after its \
-                request timed out or ended indeterminate (Jepsen opens a new client with a \
-                new id; a late reply hits an unknown destination)"
+            (_, Some(Closed::Crashed)) => "a client that was closed after its request timed \
+                out or ended indeterminate (Jepsen opens a new client with a new id; a late \
+                reply hits an unknown destination)"
                 .to_string(),
+            (_, Some(Closed::Exited)) => {
+                "a client that was closed when the clients stopped at the time limit".to_string()
+            }
+            (Some(c), _) if c < n + self.setup_open.len() => {
+                "a setup client, closed once its request was answered".to_string()
+            }
             _ => "neither a node, a live client nor a service".to_string(),
         }
     }
@@ -100,6 +116,7 @@ mod tests {
             nodes: &nodes,
             clients: &clients,
             init_open: &init_open,
+            setup_open: &[],
         };
         assert_eq!(e.dest("n1"), Some(Dest::Node(1)));
         assert_eq!(e.dest("lin-kv"), Some(Dest::Service(ServiceKind::LinKv)));
@@ -122,11 +139,43 @@ mod tests {
             nodes: &nodes,
             clients: &clients,
             init_open: &init_open,
+            setup_open: &[],
         };
         assert_eq!(e.dest("c3"), None, "replaced");
         assert!(e
             .unknown_cause("c3")
             .contains("closed after its request timed out"));
         assert_eq!(e.dest("c4"), Some(Dest::Client(1)));
+    }
+
+    /// From mionode-load's copy: one client per setup request, after the init clients, and
+    /// the clients closed at the time limit named as such.
+    #[test]
+    fn setup_clients_and_exited_clients() {
+        let nodes = vec!["n0".to_string(), "n1".to_string()];
+        let mut clients = Clients::numbered_from(2, 4, 1, Schedule::Closed, 1);
+        let init_open = [false, false];
+        let setup_open = [true, false];
+        let e = Endpoints {
+            nodes: &nodes,
+            clients: &clients,
+            init_open: &init_open,
+            setup_open: &setup_open,
+        };
+        assert_eq!(e.dest("c2"), Some(Dest::Setup(0)));
+        assert_eq!(e.dest("c3"), None, "answered");
+        assert!(e.unknown_cause("c3").contains("a setup client"));
+        assert_eq!(e.dest("c4"), Some(Dest::Client(0)));
+        clients.stop();
+        clients.exit();
+        let e = Endpoints {
+            nodes: &nodes,
+            clients: &clients,
+            init_open: &init_open,
+            setup_open: &setup_open,
+        };
+        assert_eq!(e.dest("c4"), None);
+        assert!(e.unknown_cause("c4").contains("when the clients stopped"));
+        assert!(e.unknown_cause("c1").contains("init client of n1"));
     }
 }

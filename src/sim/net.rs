@@ -68,6 +68,8 @@ impl<A: App> World<A> {
                     },
                 );
             }
+            // The simulator sends setup from the init client: its `setup_open` is empty.
+            Dest::Setup(_) => {}
             Dest::Client(slot) => {
                 let record = self.record(&msg);
                 let body = take_body(&mut msg);

@@ -182,6 +182,7 @@ impl<A: App> World<A> {
             nodes: &self.ids,
             clients: &self.clients,
             init_open: &self.init_open,
+            setup_open: &[],
         }
     }
 

@@ -1,23 +1,23 @@
 //! Command-line flags. Every flag is documented where it is defined; `--help` is generated
 //! from those doc comments, and `docs/load.md` lists the same flags for the README.
 //!
+//! The flags a run shares with `simulate` (workload, cluster, clients, network, faults, seed,
+//! store) are one definition, `mionode::harness::flags::RunFlags`, flattened into [`Args`]:
+//! same words, syntax and defaults in both commands. The rest are mionode-load's own, about
+//! real processes and wall time.
+//!
 //! Flags that share a name with one of Maelstrom's `test` flags (`maelstrom/core.clj` and
-//! `jepsen/cli.clj`) mean the same thing and take the same syntax: `--bin`, `--workload`,
-//! `--node-count`, `--nodes`, `--concurrency` (`Nn`), `--rate`, `--time-limit` (whole
-//! seconds), `--latency` (whole milliseconds), `--latency-dist`, `--nemesis` (a comma list),
-//! `--nemesis-interval`, `--topology`, node arguments after `--`. Where a default differs on
-//! purpose (the time limit, the node count, the workload) docs/load.md has the table. The
-//! other flags are ours: `--closed-loop`, `--drop`, `--duplicate`, `--net-rate`, `--store`,
-//! `--close-stdin`, `--grace`, `--init-timeout`, `--seed`, `--batch-size`, `--progress`,
-//! `--metrics`.
+//! `jepsen/cli.clj`) mean the same thing and take the same syntax: `--bin`, `--nodes`, node
+//! arguments after `--`, and the shared ones RunFlags lists. Where a default differs on
+//! purpose (the time limit, the node count, the workload) docs/load.md has the table. Ours:
+//! `--closed-loop`, `--node-max-line`, `--no-reencode`, `--diagram-messages`,
+//! `--init-timeout`, `--grace`, `--recovery`, `--close-stdin`, `--progress`, `--metrics`.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use mionode::harness::workload::{Topology, WorkloadKind};
+use mionode::harness::flags::RunFlags;
 
 /// What a run does; parsed from the command line by [`Args::parse`](clap::Parser::parse).
 #[derive(Debug, Clone, Parser)]
@@ -37,93 +37,20 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub bin: Option<PathBuf>,
 
-    /// Number of nodes, named n0, n1, ... (ignored when --nodes is given).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub node_count: u16,
-
-    /// The node ids to use instead of n0..n{N-1}, comma-separated.
+    /// The node ids to use instead of n0..n{N-1}, comma-separated (--node-count is then
+    /// ignored).
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub nodes: Vec<String>,
 
-    /// What the clients ask for: Maelstrom's `echo`, `unique-ids`, `broadcast`, `g-set`,
-    /// `g-counter`, `pn-counter`, `lin-kv`, or mionode's RPC chapter: `batch_echo`, `proxy`,
-    /// `relay`, `mixed` (each request one of those four). Maelstrom's default is lin-kv.
-    #[arg(short = 'w', long, value_name = "W", default_value = "mixed", value_parser = parse_workload)]
-    pub workload: WorkloadKind,
-
-    /// Number of clients, each with one request outstanding at a time: a number, or `Kn` for
-    /// K clients per node (Maelstrom's and Jepsen's notation and default).
-    #[arg(long, value_name = "C", default_value = "1n")]
-    pub concurrency: Concurrency,
-
-    /// Requests per second across all clients, at random gaps (uniform in [0, 2/R), as
-    /// Jepsen's stagger); a start waits while every client is busy. 0 sends no requests, as
-    /// in Maelstrom.
-    #[arg(long, value_name = "R", default_value_t = 5.0, value_parser = parse_non_negative)]
-    pub rate: f64,
+    /// The flags shared with `simulate`: workload, cluster, clients, network, faults, seed and
+    /// store.
+    #[command(flatten)]
+    pub run: RunFlags,
 
     /// Not in Maelstrom: ignore --rate and let every client send its next request as soon as
     /// the last one ends (a closed loop), to measure throughput.
     #[arg(long)]
     pub closed_loop: bool,
-
-    /// How long the clients send requests, in whole seconds (Maelstrom's default is 60).
-    #[arg(long, value_name = "S", default_value = "5", value_parser = parse_whole_seconds)]
-    pub time_limit: Duration,
-
-    /// Number of values in each batch_echo request.
-    #[arg(long, value_name = "K", default_value_t = 8)]
-    pub batch_size: usize,
-
-    /// Seed of every random choice: values, operations, targets, latency, faults, partitions,
-    /// key order (default: drawn at random and recorded in results.json, so the run can be
-    /// repeated).
-    #[arg(long)]
-    pub seed: Option<u64>,
-
-    /// Mean network latency of messages between nodes and services, in whole milliseconds
-    /// (clients get none, as in Maelstrom).
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    pub latency: u64,
-
-    /// Shape of the latency, as Maelstrom's: constant (always MS), uniform (whole
-    /// milliseconds in 0..2×MS) or exponential (mean MS, truncated to whole milliseconds).
-    #[arg(long, value_enum, default_value_t = LatencyDist::Constant)]
-    pub latency_dist: LatencyDist,
-
-    /// Probability that a message between nodes is lost (not in Maelstrom).
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
-    pub drop: f64,
-
-    /// Probability that a message between nodes is delivered twice (not in Maelstrom).
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
-    pub duplicate: f64,
-
-    /// Not in Maelstrom: the network carries at most this many messages per second between
-    /// nodes and services (one queue, first in first out, on top of the latency), so a node
-    /// that floods the network sees congestion. Off by default.
-    #[arg(long, value_name = "MSGS_PER_S", value_parser = parse_positive)]
-    pub net_rate: Option<f64>,
-
-    /// Faults to inject, a comma-separated list as in Maelstrom: `partition` (Jepsen's
-    /// shapes: one node isolated, a minority third, a majority split, a majorities ring).
-    /// Links to clients are never cut.
-    #[arg(long, value_name = "FAULTS", default_value = "", value_parser = parse_faults)]
-    pub nemesis: Faults,
-
-    /// Mean seconds between nemesis actions (random gaps in [0, 2×S), as Jepsen's stagger).
-    #[arg(long, value_name = "S", default_value = "10", value_parser = parse_nemesis_interval)]
-    pub nemesis_interval: Duration,
-
-    /// The topology offered to broadcast nodes, as Maelstrom's `--topology`: grid, line,
-    /// tree (tree2), tree2, tree3, tree4 or total.
-    #[arg(long, value_name = "T", default_value = "grid", value_parser = parse_topology)]
-    pub topology: Topology,
-
-    /// The fraction of requests that must succeed, from 0 to 1, or `total` (1), as
-    /// Maelstrom's `--availability`; if omitted, availability is reported, never enforced.
-    #[arg(long, value_name = "A", value_parser = parse_availability)]
-    pub availability: Option<f64>,
 
     /// The longest input line the node accepts, in bytes (default: mionode's 8 MiB): a
     /// request longer than that is counted, and its timeout named in the report, since a
@@ -135,12 +62,6 @@ pub struct Args {
     /// re-encoding every message with shuffled keys; only to measure the driver's throughput.
     #[arg(long)]
     pub no_reencode: bool,
-
-    /// Not in Maelstrom (which always writes store/WORKLOAD/TIME/): the run directory for
-    /// results.json, the history, the message trace and the node logs. Default:
-    /// store/WORKLOAD/UTC-TIME, with store/latest pointing at it.
-    #[arg(long, value_name = "DIR")]
-    pub store: Option<PathBuf>,
 
     /// Not in Maelstrom: how many messages the Lamport diagram of the run (messages.svg) draws,
     /// the first ones sent (messages.jsonl has more).
@@ -183,61 +104,6 @@ pub struct Args {
     pub node_args: Vec<String>,
 }
 
-/// The `--latency-dist` choices, as in Maelstrom.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LatencyDist {
-    /// Every message takes exactly the mean latency.
-    Constant,
-    /// Uniform between zero and twice the mean.
-    Uniform,
-    /// Exponentially distributed with the given mean.
-    Exponential,
-}
-
-impl LatencyDist {
-    /// The shared network's name for the same distribution.
-    pub fn harness(self) -> mionode::harness::net::LatencyDist {
-        use mionode::harness::net::LatencyDist as L;
-        match self {
-            LatencyDist::Constant => L::Constant,
-            LatencyDist::Uniform => L::Uniform,
-            LatencyDist::Exponential => L::Exponential,
-        }
-    }
-}
-
-/// One fault `--nemesis` can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
-pub enum Fault {
-    /// Network partitions between nodes, in Jepsen's shapes.
-    Partition,
-}
-
-/// The `--nemesis` list: the faults to inject, each once (empty: none).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Faults(pub Vec<Fault>);
-
-impl Faults {
-    /// True if `fault` is in the list.
-    pub fn has(&self, fault: Fault) -> bool {
-        self.0.contains(&fault)
-    }
-}
-
-impl fmt::Display for Faults {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str("none");
-        }
-        let names: Vec<String> = self
-            .0
-            .iter()
-            .filter_map(|x| x.to_possible_value().map(|v| v.get_name().to_string()))
-            .collect();
-        f.write_str(&names.join(","))
-    }
-}
-
 /// The `--progress` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressArg {
@@ -249,62 +115,22 @@ pub enum ProgressArg {
     Never,
 }
 
-/// `--concurrency`: a client count, fixed or per node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Concurrency {
-    /// Exactly this many clients.
-    Fixed(usize),
-    /// This many clients per node (`4n`).
-    PerNode(usize),
-}
-
-impl Concurrency {
-    /// The number of clients for a cluster of `nodes` nodes.
-    pub fn clients(self, nodes: usize) -> usize {
-        match self {
-            Concurrency::Fixed(c) => c,
-            Concurrency::PerNode(k) => k.saturating_mul(nodes),
-        }
-    }
-}
-
-impl FromStr for Concurrency {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (digits, per_node) = match s.strip_suffix('n') {
-            Some(d) => (d, true),
-            None => (s, false),
-        };
-        let k: usize = digits
-            .parse()
-            .map_err(|_| format!("expected a number or `Kn`, got {s:?}"))?;
-        if k == 0 {
-            return Err("concurrency must be at least 1".to_string());
-        }
-        Ok(if per_node {
-            Concurrency::PerNode(k)
-        } else {
-            Concurrency::Fixed(k)
-        })
-    }
-}
-
-impl fmt::Display for Concurrency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Concurrency::Fixed(c) => write!(f, "{c}"),
-            Concurrency::PerNode(k) => write!(f, "{k}n"),
-        }
-    }
-}
-
 impl Args {
+    /// `--time-limit`.
+    pub fn time_limit(&self) -> Duration {
+        Duration::from_nanos(self.run.time_limit())
+    }
+
+    /// `--nemesis-interval`.
+    pub fn nemesis_interval(&self) -> Duration {
+        Duration::from_nanos(self.run.nemesis_interval())
+    }
+
     /// The node ids of the run: `--nodes`, or n0..n{N-1}. Fails on an empty, repeated or
     /// client-like id (`c` followed by digits names a client in Maelstrom).
     pub fn node_ids(&self) -> Result<Vec<String>, String> {
         let ids: Vec<String> = if self.nodes.is_empty() {
-            (0..self.node_count).map(|i| format!("n{i}")).collect()
+            (0..self.run.node_count).map(|i| format!("n{i}")).collect()
         } else {
             self.nodes.clone()
         };
@@ -329,10 +155,6 @@ pub fn is_client_id(id: &str) -> bool {
         .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// The shortest `--nemesis-interval`: shorter would spend the run cutting and healing (an
-/// interval of 0 once made 839,425 partitions a second), not testing the node.
-pub const MIN_NEMESIS_INTERVAL: Duration = Duration::from_millis(100);
-
 fn parse_seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
@@ -347,87 +169,11 @@ fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// Whole seconds, at least one, as Jepsen parses `--time-limit` (`Long/parseLong`, `pos?`).
-fn parse_whole_seconds(s: &str) -> Result<Duration, String> {
-    match s.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
-        _ => Err(format!("expected a whole number of seconds > 0, got {s:?}")),
-    }
-}
-
-fn parse_nemesis_interval(s: &str) -> Result<Duration, String> {
-    let d = parse_positive_seconds(s)?;
-    if d < MIN_NEMESIS_INTERVAL {
-        let min = MIN_NEMESIS_INTERVAL.as_secs_f64();
-        return Err(format!("must be at least {min} s, got {s:?}"));
-    }
-    Ok(d)
-}
-
-fn parse_workload(s: &str) -> Result<WorkloadKind, String> {
-    s.parse()
-}
-
-fn parse_topology(s: &str) -> Result<Topology, String> {
-    s.parse()
-}
-
-/// A number from 0 to 1, or `total` (1), as Maelstrom's `--availability`.
-fn parse_availability(s: &str) -> Result<f64, String> {
-    if s == "total" {
-        return Ok(1.0);
-    }
-    parse_probability(s)
-}
-
-/// A comma-separated list of faults, blanks around commas allowed (as Maelstrom splits it).
-fn parse_faults(s: &str) -> Result<Faults, String> {
-    let mut faults = Vec::new();
-    for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let fault = Fault::from_str(name, false)
-            .map_err(|_| format!("unknown fault {name:?}: expected a list of `partition`"))?;
-        if !faults.contains(&fault) {
-            faults.push(fault);
-        }
-    }
-    faults.sort();
-    Ok(Faults(faults))
-}
-
-fn parse_non_negative(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        _ => Err(format!("expected a number >= 0, got {s:?}")),
-    }
-}
-
-fn parse_positive(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        _ => Err(format!("expected a number > 0, got {s:?}")),
-    }
-}
-
-fn parse_probability(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("expected a probability in [0, 1], got {s:?}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn concurrency_accepts_maelstrom_per_node_notation() {
-        assert_eq!("4n".parse(), Ok(Concurrency::PerNode(4)));
-        assert_eq!("50".parse(), Ok(Concurrency::Fixed(50)));
-        assert_eq!(Concurrency::PerNode(4).clients(3), 12);
-        assert!("0".parse::<Concurrency>().is_err());
-        assert!("n".parse::<Concurrency>().is_err());
-        assert!("-1".parse::<Concurrency>().is_err());
-    }
+    use mionode::harness::flags::{Concurrency, Nemesis};
+    use mionode::harness::workload::WorkloadKind;
 
     #[test]
     fn client_ids_are_c_and_digits() {
@@ -467,7 +213,7 @@ mod tests {
         assert!(refused(&["--drop", "1.5"]));
         assert!(refused(&["--time-limit", "-1"]));
         let args = Args::parse_from(["mionode-load", "--time-limit", "3"]);
-        assert_eq!(args.time_limit, Duration::from_secs(3));
+        assert_eq!(args.time_limit(), Duration::from_secs(3));
     }
 
     #[test]
@@ -482,23 +228,24 @@ mod tests {
         assert!(refused(&["--nemesis-interval", "0"]));
         assert!(refused(&["--nemesis-interval", "0.01"]));
         assert!(refused(&["--nemesis", "partition,kill"]));
-        let args = Args::parse_from(["mionode-load"]);
+        let args = Args::parse_from(["mionode-load"]).run;
         assert_eq!(args.concurrency, Concurrency::PerNode(1));
         assert_eq!(args.rate, 5.0);
-        assert_eq!(args.nemesis, Faults::default());
-        assert_eq!(args.nemesis_interval, Duration::from_secs(10));
+        assert_eq!(args.nemesis, Nemesis::default());
         assert_eq!(args.workload, WorkloadKind::Mixed);
+        let args = Args::parse_from(["mionode-load"]);
+        assert_eq!(args.nemesis_interval(), Duration::from_secs(10));
         let args = Args::parse_from(["mionode-load", "-w", "lin-kv", "--availability", "total"]);
         assert_eq!(
-            (args.workload, args.availability),
+            (args.run.workload, args.run.availability),
             (WorkloadKind::LinKv, Some(1.0))
         );
         assert!(refused(&["--workload", "kafka"]));
         assert!(refused(&["--topology", "ring"]));
         let args = Args::parse_from(["mionode-load", "--nemesis", "partition , partition"]);
-        assert!(args.nemesis.has(Fault::Partition));
-        assert_eq!(args.nemesis.to_string(), "partition");
+        assert!(args.run.nemesis.partition);
+        assert_eq!(args.run.nemesis.to_string(), "partition");
         let args = Args::parse_from(["mionode-load", "--nemesis-interval", "0.5"]);
-        assert_eq!(args.nemesis_interval, Duration::from_millis(500));
+        assert_eq!(args.nemesis_interval(), Duration::from_millis(500));
     }
 }

@@ -29,15 +29,15 @@
 //! # How it is built
 //!
 //! [`cli`] parses flags; `mionode::harness::store` makes the run directory; [`driver`] is the
-//! event loop that owns the [`process`]es, the [`network`], the [`clients`] and the
-//! [`nemesis`], records the history and routes every line ([`wire`]); [`failures`] collects
-//! what the nodes did wrong, [`stats`] counts for the table, and [`report`] runs the checks and
-//! writes `results.json`, [`summary`] the text. The loop is one thread; its module doc says why.
+//! event loop that owns the [`process`]es, the [`network`], the clients
+//! (`mionode::harness::clients`, shared with the simulator) and the [`nemesis`], records the
+//! history and routes every line ([`wire`]); [`failures`] collects what the nodes did wrong,
+//! [`stats`] counts for the table, and [`report`] runs the checks and writes `results.json`,
+//! [`summary`] the text. The loop is one thread; its module doc says why.
 //! `main` maps the outcome to an exit status: 0 valid, 1 invalid or unknown, 2 could not run.
 //! `mionode-load serve` ([`serve`]) is the other subcommand: the store in a browser.
 
 mod cli;
-mod clients;
 mod driver;
 mod failures;
 mod histogram;
@@ -56,16 +56,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use mionode::harness::clients::{Clients, Schedule};
 use mionode::harness::views::{self, ViewOptions};
 use mionode::harness::{record, store};
 
-use crate::cli::{Args, Fault};
-use crate::clients::{Clients, Schedule};
+use crate::cli::Args;
 use crate::driver::{Driver, Plan};
 use crate::nemesis::Nemesis;
-use mionode::harness::net::{Faults, Latency};
-use mionode::harness::workload::{self as harness_workload, Workload};
+use mionode::harness::workload::Workload;
 
 use crate::network::{NetConfig, Network};
 use crate::progress::Progress;
@@ -114,7 +113,7 @@ fn run(args: &Args) -> Result<bool, String> {
     // Nodes run in another directory: the binary's path must not depend on ours.
     let bin = std::fs::canonicalize(&bin)
         .map_err(|e| format!("cannot start the nodes: {}: {e}", bin.display()))?;
-    let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
+    let seed = args.run.seed.unwrap_or_else(|| fastrand::u64(..));
     let run_dir = create_run_dir(args)?;
     let args = &with_metrics(args, &run_dir)?;
     let config = config(args, &bin, &ids, seed);
@@ -142,8 +141,8 @@ fn draw_run(run_dir: &Path, args: &Args) {
 
 /// The run directory, absolute (nodes run elsewhere and may be given paths inside it).
 fn create_run_dir(args: &Args) -> Result<PathBuf, String> {
-    let workload = args.workload.name();
-    let made = match &args.store {
+    let workload = args.run.workload.name();
+    let made = match &args.run.store {
         Some(dir) => store::create_at(dir),
         None => store::create_run(Path::new(store::DEFAULT_STORE), workload, SystemTime::now()),
     };
@@ -198,32 +197,25 @@ fn drive(
     let n = ids.len();
     let net = Network::new(&NetConfig {
         nodes: n,
-        latency: Latency {
-            mean_ms: args.latency,
-            dist: args.latency_dist.harness(),
-        },
-        faults: Faults {
-            drop: args.drop,
-            duplicate: args.duplicate,
-        },
-        net_rate: args.net_rate,
+        latency: args.run.latency(),
+        faults: args.run.faults(),
+        net_rate: args.run.net_rate,
         reencode: !args.no_reencode,
         seed: derive_seed(seed, "network", 0),
     });
     let workload = workload(args, ids);
-    let schedule = match args.rate {
+    let schedule = match args.run.rate {
         _ if args.closed_loop => Schedule::Closed,
         r if r > 0.0 => Schedule::Rate(r),
         _ => Schedule::Idle,
     };
     // Client numbers: the init clients, then one setup client per setup message.
     let first = n + workload.setup().len();
-    let clients = Clients::new(n, first, args.concurrency.clients(n), schedule, seed);
-    let interval = (args.nemesis)
-        .has(Fault::Partition)
-        .then_some(args.nemesis_interval);
+    let count = args.run.concurrency.clients(n);
+    let clients = Clients::numbered_from(n, first, count, schedule, seed);
+    let interval = (args.run.nemesis.partition).then_some(args.nemesis_interval());
     let nemesis = Nemesis::new(interval, derive_seed(seed, "nemesis", 0), ids)?;
-    let progress = Progress::new(args.progress, args.time_limit);
+    let progress = Progress::new(args.progress, args.time_limit());
     let plan = Plan {
         bin: bin.to_path_buf(),
         args: args.node_args.clone(),
@@ -232,7 +224,7 @@ fn drive(
         logs: run_dir.join(record::NODE_LOGS),
         ids: ids.to_vec(),
         init_timeout: args.init_timeout,
-        time_limit: args.time_limit,
+        time_limit: args.time_limit(),
         grace: args.grace,
         recovery: args.recovery,
         close_stdin: args.close_stdin,
@@ -248,10 +240,8 @@ fn drive(
 
 /// The workload the flags ask for.
 fn workload(args: &Args, ids: &[String]) -> Workload {
-    let mut config = harness_workload::Config::new(args.workload, ids.to_vec());
-    config.topology = args.topology;
-    config.batch_size = args.batch_size;
-    config.latency_mean_ms = args.latency;
+    let mut config = args.run.workload_config();
+    config.node_ids = ids.to_vec();
     Workload::new(config)
 }
 
@@ -261,37 +251,33 @@ fn default_bin() -> io::Result<PathBuf> {
     Ok(exe.with_file_name(format!("mionode{}", std::env::consts::EXE_SUFFIX)))
 }
 
-/// The name clap gives a value (`batch_echo`, `constant`).
-fn name(v: Option<clap::builder::PossibleValue>) -> String {
-    v.map(|v| v.get_name().to_string()).unwrap_or_default()
-}
-
 fn config(args: &Args, bin: &Path, ids: &[String], seed: u64) -> Config {
+    let run = &args.run;
     Config {
         bin: bin.display().to_string(),
         nodes: ids.to_vec(),
         node_args: args.node_args.clone(),
-        workload: args.workload.name().to_string(),
-        concurrency: args.concurrency.clients(ids.len()),
-        rate: args.rate,
+        workload: run.workload.name().to_string(),
+        concurrency: run.concurrency.clients(ids.len()),
+        rate: run.rate,
         closed_loop: args.closed_loop,
-        time_limit_s: args.time_limit.as_secs_f64(),
-        batch_size: args.batch_size,
+        time_limit_s: args.time_limit().as_secs_f64(),
+        batch_size: run.batch_size,
         seed,
-        latency_ms: args.latency,
-        latency_dist: name(args.latency_dist.to_possible_value()),
-        drop: args.drop,
-        duplicate: args.duplicate,
-        net_rate: args.net_rate,
-        nemesis: args.nemesis.to_string(),
-        nemesis_interval_s: args.nemesis_interval.as_secs_f64(),
-        topology: args.topology.name(),
+        latency_ms: run.latency,
+        latency_dist: run.latency_dist.name().to_string(),
+        drop: run.drop,
+        duplicate: run.duplicate,
+        net_rate: run.net_rate,
+        nemesis: run.nemesis.to_string(),
+        nemesis_interval_s: args.nemesis_interval().as_secs_f64(),
+        topology: run.topology.name(),
         grace_s: args.grace.as_secs_f64(),
         init_timeout_s: args.init_timeout.as_secs_f64(),
         recovery_s: args.recovery.as_secs_f64(),
         close_stdin: args.close_stdin,
         reencode: !args.no_reencode,
-        availability: args.availability,
+        availability: run.availability,
         node_max_line: args.node_max_line,
     }
 }

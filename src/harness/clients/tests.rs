@@ -183,3 +183,67 @@ fn a_replacement_does_not_inherit_its_predecessors_deadlines() {
     );
     assert!(c.expire(SECOND + CLIENT_TIMEOUT).is_some());
 }
+
+#[test]
+fn numbered_from_leaves_room_for_setup_clients() {
+    let c = Clients::numbered_from(2, 4, 2, Schedule::Closed, 1);
+    assert_eq!((c.name(0), c.name(1)), ("c4".to_string(), "c5".to_string()));
+    assert_eq!(
+        c.lookup("c2"),
+        None,
+        "a setup client is not a workload client"
+    );
+    assert_eq!(c.node_of(1), 1);
+}
+
+/// From mionode-load's copy: Jepsen's workers close their clients when they exit, so a late
+/// reply to one is to an unknown destination, named as such.
+#[test]
+fn exiting_closes_idle_clients_now_and_busy_ones_when_they_end() {
+    let mut c = Clients::new(2, 2, Schedule::Closed, 1);
+    let inv = echo(&mut c, 0);
+    c.begin(0, 0, inv, None);
+    c.stop();
+    c.exit();
+    assert_eq!(c.lookup("c3"), None, "slot 1 was idle: closed");
+    assert_eq!(c.closed("c3"), Some(Closed::Exited));
+    assert_eq!(c.lookup("c2"), Some(0), "slot 0 waits for its reply");
+    let (k, _) = c.expire(CLIENT_TIMEOUT).expect("times out");
+    c.crash(k);
+    assert_eq!(c.lookup("c2"), None);
+    assert_eq!(c.closed("c2"), Some(Closed::Crashed));
+    assert_eq!(c.closed("c9"), None);
+}
+
+#[test]
+fn a_replaced_client_is_closed_as_crashed() {
+    let mut c = Clients::new(2, 2, Schedule::Closed, 1);
+    let inv = echo(&mut c, 1);
+    c.begin(1, 0, inv, None);
+    let (k, _) = c.expire(CLIENT_TIMEOUT).expect("times out");
+    c.crash(k);
+    assert_eq!(c.closed("c3"), None, "open until the next request");
+    let inv = echo(&mut c, 1);
+    c.begin(1, SECOND, inv, None);
+    assert_eq!(c.closed("c3"), Some(Closed::Crashed));
+}
+
+#[test]
+fn final_reads_take_an_idle_slot_of_the_node_or_a_new_one() {
+    let mut c = Clients::new(2, 2, Schedule::Rate(1000.0), 1);
+    c.start(0);
+    let k = c.take_start(0).expect("due");
+    let inv = echo(&mut c, k);
+    c.begin(k, 0, inv, None);
+    c.stop();
+    let busy_node = c.node_of(k);
+    let other = c.idle_slot_of(1 - busy_node);
+    assert_eq!(other, 1 - k, "the node's idle slot");
+    let inv = echo(&mut c, other);
+    c.begin(other, 0, inv, None);
+    c.set_bytes(other, 42);
+    assert_eq!(c.pending(other).map(|p| p.bytes), Some(42));
+    let fresh = c.idle_slot_of(busy_node);
+    assert_eq!((fresh, c.slots()), (2, 3), "a new slot for the busy node");
+    assert_eq!(c.name(fresh), "c4");
+}

@@ -9,12 +9,17 @@ use mionode::harness::record::{Nanos, Op, OpType};
 use mionode::harness::workload::{Completion, Reply};
 
 use super::{Driver, Record};
-use crate::clients::Pending;
+use mionode::harness::clients::Pending;
 
 impl Driver {
     /// Nanoseconds since the run started.
     pub(super) fn nanos(&self, now: Instant) -> Nanos {
         now.saturating_duration_since(self.origin).as_nanos() as Nanos
+    }
+
+    /// The instant `at` nanoseconds after the run started.
+    pub(super) fn instant(&self, at: Nanos) -> Instant {
+        self.origin + Duration::from_nanos(at)
     }
 
     /// Records the invocation slot `k` just sent (and counts it if its line is longer than
@@ -44,7 +49,8 @@ impl Driver {
         timed_out: bool,
     ) {
         let f = pending.inv.f;
-        self.stats.ended(f, done, now - pending.sent_at, timed_out);
+        let latency = Duration::from_nanos(self.nanos(now).saturating_sub(pending.sent_at));
+        self.stats.ended(f, done, latency, timed_out);
         if self.workload.wrong_answer(&pending.inv, done).is_some() {
             self.stats.wrong(f);
         }

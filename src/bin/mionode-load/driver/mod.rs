@@ -26,12 +26,12 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
+use mionode::harness::clients::Clients;
 use mionode::harness::record::Op;
 use mionode::harness::service::{ServiceKind, Services};
 use mionode::harness::store::HistoryWriter;
-use mionode::harness::workload::{Invocation, Workload};
+use mionode::harness::workload::{Invocation, Turn, Workload};
 
-use crate::clients::Clients;
 use crate::failures::{FailureKind, Failures};
 use crate::nemesis::Nemesis;
 use crate::network::{Head, Network};
@@ -103,8 +103,6 @@ struct NodeState {
     partial: Vec<u8>,
     /// Stdout has more to read (edge-triggered readiness seen, `WouldBlock` not yet).
     readable: bool,
-    /// Answered `init_ok`.
-    initialized: bool,
     /// Committed a protocol violation: what it writes from now on is lost.
     muted: bool,
     /// When its stdout reached end of file.
@@ -139,7 +137,6 @@ struct SetupCall {
     client: String,
     node: usize,
     inv: Invocation,
-    answered: bool,
 }
 
 /// What the loop leaves for the report.
@@ -187,6 +184,11 @@ pub struct Driver {
     ops: Vec<Op>,
     /// The setup requests, sent when every node has answered init.
     setup: Vec<SetupCall>,
+    /// Whether init client `c<i>` is still open: node i has not answered `init_ok`.
+    init_open: Vec<bool>,
+    /// Whether the client of setup request s still waits for its reply (while the run is in
+    /// its setup phase: [`Driver::endpoints`]).
+    setup_open: Vec<bool>,
     /// Time zero of the history and the trace.
     origin: Instant,
     history: HistoryWriter,
@@ -252,9 +254,8 @@ impl Driver {
                 client: format!("c{}", n + c),
                 node,
                 inv,
-                answered: false,
             })
-            .collect();
+            .collect::<Vec<_>>();
         let now = Instant::now();
         let mut driver = Driver {
             poll,
@@ -262,6 +263,8 @@ impl Driver {
             services: Services::new(),
             service_rng: fastrand::Rng::with_seed(crate::derive_seed(seed, "services", 0)),
             ops: Vec::new(),
+            init_open: vec![true; n],
+            setup_open: vec![true; setup.len()],
             setup,
             origin,
             history,
@@ -375,8 +378,8 @@ impl Driver {
         };
         [
             self.net.next_due(),
-            self.clients.next_deadline(),
-            self.clients.next_start(),
+            self.clients.next_deadline().map(|at| self.instant(at)),
+            self.clients.next_start().map(|at| self.instant(at)),
             self.nemesis.next_at(),
         ]
         .into_iter()
@@ -451,22 +454,44 @@ impl Driver {
         if !matches!(self.phase, Phase::Run { .. }) {
             return;
         }
+        let name = self.clients.name(k);
+        let turn = Turn {
+            now: self.nanos(now),
+            process: &name,
+            node: self.clients.node_of(k),
+        };
+        let inv = self.workload.invoke(self.clients.rng(k), &turn);
+        self.send_invocation(k, now, inv);
+    }
+
+    /// Slot `k` sends `inv` (a request of the workload's, or a final read) to its node
+    /// through the network; the invocation is counted and recorded. A crashed client is
+    /// replaced first (`Clients::begin`).
+    pub(super) fn send_invocation(&mut self, k: usize, now: Instant, inv: Invocation) {
+        let f = inv.f;
+        let (name, msg_id) = self.clients.begin(k, self.nanos(now), inv, None);
         let node = self.clients.node_of(k);
-        let at = self.nanos(now);
-        let f = self.clients.send(
-            k,
-            (now, at),
-            &mut self.workload,
-            &self.plan.ids,
-            &mut self.net,
-            &mut self.inputs[node],
-        );
+        let Some(pending) = self.clients.pending(k) else {
+            return;
+        };
+        let inv = &pending.inv;
+        let head = Head {
+            kind: inv.kind(),
+            msg_id: Some(msg_id),
+            in_reply_to: None,
+        };
+        let ends = (name.as_str(), self.plan.ids[node].as_str());
+        let input = &mut self.inputs[node];
+        let before = input.len();
+        (self.net).client_to_node(now, ends, head, input, |out| inv.write_body(msg_id, out));
+        let bytes = input.len().saturating_sub(before + 1);
+        self.clients.set_bytes(k, bytes);
         self.stats.invoked(f);
         self.invoked(k, now);
     }
 
     fn expire_requests(&mut self, now: Instant) {
-        while let Some((k, pending)) = self.clients.expire(now) {
+        while let Some((k, pending)) = self.clients.expire(self.nanos(now)) {
             self.timed_out(k, pending, now);
             if self.clients.is_closed_loop() {
                 self.send_next(k, now);
@@ -476,7 +501,7 @@ impl Driver {
 
     fn start_requests(&mut self, now: Instant) {
         for _ in 0..STARTS_PER_TURN {
-            match self.clients.take_start(now) {
+            match self.clients.take_start(self.nanos(now)) {
                 Some(k) => self.send_next(k, now),
                 None => break,
             }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use mionode::harness::workload::Reply;
+use mionode::harness::workload::{Reply, CLIENT_TIMEOUT};
 
 use super::{Driver, Phase};
 use crate::failures::FailureKind;
@@ -18,11 +18,11 @@ impl Driver {
         match self.phase {
             Phase::Init { until } => self.advance_init(now, until),
             Phase::Setup { until } => {
-                if self.setup.iter().all(|s| s.answered) {
+                if self.setup_open.iter().all(|open| !open) {
                     self.begin(now);
                 } else if now >= until {
                     for i in 0..self.setup.len() {
-                        if !self.setup[i].answered {
+                        if self.setup_open[i] {
                             let node = self.setup[i].node;
                             let message =
                                 format!("did not answer {} within 5 s", self.setup[i].inv.kind());
@@ -55,14 +55,14 @@ impl Driver {
     }
 
     fn advance_init(&mut self, now: Instant, until: Instant) {
-        if self.nodes.iter().all(|n| n.initialized) {
+        if self.init_open.iter().all(|open| !open) {
             self.send_setup(now);
-        } else if self.nodes.iter().all(|n| n.initialized || n.gone) {
+        } else if (0..self.nodes.len()).all(|i| !self.init_open[i] || self.nodes[i].gone) {
             // Every node answered or crashed (reported); with a crash Maelstrom gives up.
             self.phase = Phase::Done;
         } else if now >= until {
             for i in 0..self.nodes.len() {
-                if !self.nodes[i].initialized {
+                if self.init_open[i] {
                     let limit = self.plan.init_timeout.as_secs_f64();
                     let message = format!("did not answer init within {limit} s");
                     self.failures
@@ -93,7 +93,7 @@ impl Driver {
                 });
         }
         self.phase = Phase::Setup {
-            until: now + crate::clients::CLIENT_TIMEOUT,
+            until: now + Duration::from_nanos(CLIENT_TIMEOUT),
         };
     }
 
@@ -104,8 +104,8 @@ impl Driver {
         c: usize,
         body: &serde_json::Map<String, serde_json::Value>,
     ) {
-        let call = &mut self.setup[c];
-        call.answered = true;
+        self.setup_open[c] = false;
+        let call = &self.setup[c];
         let done = self.workload.complete(&call.inv, Reply::Body(body));
         if done.kind != mionode::harness::record::OpType::Ok {
             let message = format!(
@@ -130,7 +130,7 @@ impl Driver {
             until: now + self.plan.time_limit,
         };
         self.nemesis.start(now, self.origin);
-        for k in self.clients.start(now) {
+        for k in self.clients.start(self.nanos(now)) {
             self.send_next(k, now);
         }
     }
@@ -140,7 +140,10 @@ impl Driver {
     fn end_run(&mut self, now: Instant) {
         self.stopped = Some(now);
         let final_reads = self.workload.kind().has_final_reads();
-        self.clients.stop(!final_reads);
+        self.clients.stop();
+        if !final_reads {
+            self.clients.exit();
+        }
         if !final_reads {
             self.nemesis.finish(now, &mut self.net, false);
         }
@@ -156,18 +159,8 @@ impl Driver {
         let mut longest = Duration::ZERO;
         for (node, inv) in self.workload.final_reads() {
             longest = longest.max(Duration::from_nanos(inv.timeout));
-            let f = inv.f;
             let k = self.clients.idle_slot_of(node);
-            self.clients.send_invocation(
-                k,
-                now,
-                inv,
-                &self.plan.ids,
-                &mut self.net,
-                &mut self.inputs[node],
-            );
-            self.stats.invoked(f);
-            self.invoked(k, now);
+            self.send_invocation(k, now, inv);
         }
         self.progress.message("final reads");
         self.phase = Phase::Final {

@@ -5,7 +5,8 @@
 //! Maelstrom's reader thread for a node stops at the first line it cannot send: a line that
 //! is not JSON or not a message, a `src` or `dest` the network does not know (not a node, a
 //! live client or a service). Everything the node writes afterwards is lost. Here the same
-//! line is a protocol violation that names the cause, and the node is muted.
+//! line is a protocol violation that names the cause, and the node is muted. Which ids are
+//! known, and why one is not, is `mionode::harness::route`'s rule, shared with the simulator.
 
 use std::time::Instant;
 
@@ -14,22 +15,11 @@ use serde_json::{Map, Value};
 use mionode::harness::workload::Reply;
 
 use super::{Driver, Phase};
-use crate::clients::{client_number, Closed};
 use crate::failures::FailureKind;
 use crate::network::Head;
 use crate::wire;
-
-/// Where a destination id leads.
-enum Dest {
-    /// Node or service endpoint `j` on the network.
-    Network(usize),
-    /// Workload client slot k.
-    Workload(usize),
-    /// `c<i>`, which sent `init` to node i and waits for `init_ok`.
-    Init(usize),
-    /// The client of setup request `c`, waiting for its reply.
-    Setup(usize),
-}
+use mionode::harness::route::{Dest, Endpoints};
+use mionode::harness::service::ServiceKind;
 
 impl Driver {
     /// Sends one line node `i` wrote where it says, or reports why Maelstrom would not.
@@ -53,21 +43,29 @@ impl Driver {
             return self.violation(i, FailureKind::WrongSource, message);
         };
         let dest = &*envelope.dest;
-        let Some(to) = self.dest_of(dest) else {
+        let Some(to) = self.endpoints().dest(dest) else {
             let message = format!(
                 "sent a message to {dest:?}, which is {}: {}",
-                self.unknown_dest_cause(dest),
+                self.endpoints().unknown_cause(dest),
                 wire::excerpt(line)
             );
             return self.violation(i, FailureKind::UnknownDestination, message);
         };
         let ends = (&*envelope.src, dest);
-        match to {
-            Dest::Network(j) => wire::head(envelope.body, |head| {
+        let network = match to {
+            Dest::Node(j) => Some(j),
+            Dest::Service(kind) => Some(self.service_endpoint(kind)),
+            Dest::Client(_) | Dest::Init(_) | Dest::Setup(_) => None,
+        };
+        if let Some(j) = network {
+            return wire::head(envelope.body, |head| {
                 self.net
                     .send(now, (from, j), ends, head, line, &mut self.inputs[j])
-            }),
-            Dest::Workload(k) => {
+            });
+        }
+        match to {
+            Dest::Node(_) | Dest::Service(_) => {}
+            Dest::Client(k) => {
                 let parsed = wire::client_body(envelope.body);
                 self.count_to_client(now, ends, parsed.as_ref());
                 if let Some((body, in_reply_to)) = parsed {
@@ -91,6 +89,23 @@ impl Driver {
         }
     }
 
+    /// The ids the network knows now: setup clients only while the setup phase lasts.
+    pub(super) fn endpoints(&self) -> Endpoints<'_> {
+        let setup = matches!(self.phase, Phase::Setup { .. });
+        Endpoints {
+            nodes: &self.plan.ids,
+            clients: &self.clients,
+            init_open: &self.init_open,
+            setup_open: if setup { &self.setup_open } else { &[] },
+        }
+    }
+
+    /// The network endpoint of a service: after the nodes, in [`ServiceKind::ALL`]'s order.
+    fn service_endpoint(&self, kind: ServiceKind) -> usize {
+        let j = ServiceKind::ALL.iter().position(|&k| k == kind);
+        self.plan.ids.len() + j.unwrap_or(0)
+    }
+
     /// The network endpoint a message with this `src`, written by node `i`, comes from:
     /// Maelstrom accepts any id it knows as a source, and cuts links by the source written.
     /// A client or service source is never cut off. `None` for an unknown id.
@@ -98,65 +113,12 @@ impl Driver {
         if src == self.plan.ids[i] {
             return Some(i);
         }
-        if let Some(&j) = self.index.get(src) {
-            return Some(j);
-        }
-        let known = self.clients.lookup(src).is_some()
-            || self.init_client_open(src)
-            || self.setup_client_open(src).is_some();
-        // The index past nodes and services: a client, never cut off.
-        known.then_some(self.inputs.len())
-    }
-
-    fn dest_of(&self, dest: &str) -> Option<Dest> {
-        if let Some(&j) = self.index.get(dest) {
-            return Some(Dest::Network(j));
-        }
-        if let Some(k) = self.clients.lookup(dest) {
-            return Some(Dest::Workload(k));
-        }
-        if let Some(c) = self.setup_client_open(dest) {
-            return Some(Dest::Setup(c));
-        }
-        let c = client_number(dest)?;
-        self.init_client_open(dest).then_some(Dest::Init(c))
-    }
-
-    /// The setup request whose client is `id`, while it waits for its reply.
-    fn setup_client_open(&self, id: &str) -> Option<usize> {
-        if !matches!(self.phase, Phase::Setup { .. }) {
-            return None;
-        }
-        self.setup
-            .iter()
-            .position(|s| s.client == id && !s.answered)
-    }
-
-    /// True for `c<i>` while node i has not answered its init.
-    fn init_client_open(&self, id: &str) -> bool {
-        client_number(id).is_some_and(|c| c < self.nodes.len() && !self.nodes[c].initialized)
-    }
-
-    /// Why `dest` is unknown, as precisely as the driver can tell.
-    fn unknown_dest_cause(&self, dest: &str) -> String {
-        let n = self.plan.ids.len();
-        match (client_number(dest), self.clients.closed(dest)) {
-            (Some(c), _) if c < n => format!(
-                "the init client of {}, closed once its init was answered",
-                self.plan.ids[c]
-            ),
-            (_, Some(Closed::Crashed)) => "a client that was closed after its request timed \
-                out or ended indeterminate (Jepsen opens a new client with a new id; a late \
-                reply hits an unknown destination)"
-                .to_string(),
-            (_, Some(Closed::Exited)) => {
-                "a client that was closed when the clients stopped at the time limit".to_string()
-            }
-            (Some(c), _) if c < n + self.setup.len() => {
-                "a setup client, closed once its request was answered".to_string()
-            }
-            _ => "neither a node, a live client nor a service".to_string(),
-        }
+        Some(match self.endpoints().dest(src)? {
+            Dest::Node(j) => j,
+            Dest::Service(kind) => self.service_endpoint(kind),
+            // The index past nodes and services: a client, never cut off.
+            Dest::Client(_) | Dest::Init(_) | Dest::Setup(_) => self.inputs.len(),
+        })
     }
 
     /// Counts and traces a node's message to a client.
@@ -199,6 +161,7 @@ impl Driver {
         in_reply_to: Option<i64>,
         now: Instant,
     ) {
+        let in_reply_to = in_reply_to.and_then(|r| u64::try_from(r).ok());
         let Some(pending) = self.clients.answer(k, in_reply_to) else {
             self.stats.ignored_replies += 1;
             return;
@@ -213,7 +176,7 @@ impl Driver {
     /// Node `i`'s answer to the init of client `c` (Maelstrom checks only its type).
     fn init_reply(&mut self, i: usize, c: usize, body: Map<String, Value>) {
         match body.get("type").and_then(Value::as_str) {
-            Some("init_ok") if i == c => self.nodes[c].initialized = true,
+            Some("init_ok") if i == c => self.init_open[c] = false,
             _ => {
                 let message = format!(
                     "answered init with {}",

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use mionode::harness::workload::CLIENT_TIMEOUT;
+
 use super::{Driver, Record, STOP_TIMEOUT};
 use crate::failures::FailureKind;
 use crate::process::READ_CHUNK;
@@ -14,7 +16,8 @@ impl Driver {
     /// [`STOP_TIMEOUT`] to exit before the kill. Every child is reaped.
     pub(super) fn stop(mut self) -> Record {
         let now = Instant::now();
-        while let Some((k, pending)) = self.clients.expire(now + crate::clients::CLIENT_TIMEOUT) {
+        let end = self.nanos(now) + CLIENT_TIMEOUT;
+        while let Some((k, pending)) = self.clients.expire(end) {
             self.timed_out(k, pending, now);
         }
         for i in 0..self.nodes.len() {
