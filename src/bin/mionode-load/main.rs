@@ -58,6 +58,7 @@ use std::time::SystemTime;
 
 use clap::Parser;
 use mionode::harness::clients::{Clients, Schedule};
+use mionode::harness::seed::derive_seed;
 use mionode::harness::views::{self, ViewOptions};
 use mionode::harness::{record, store};
 
@@ -287,35 +288,4 @@ fn print(text: &str) {
     let mut stdout = io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
-}
-
-/// A seed for one random stream (`stream`, `index`) of the run, derived from the run's seed
-/// with SplitMix64, so that streams are independent and each is repeatable on its own.
-pub fn derive_seed(seed: u64, stream: &str, index: u64) -> u64 {
-    let mut x = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    for b in stream.bytes() {
-        x = splitmix64(x ^ u64::from(b));
-    }
-    splitmix64(x)
-}
-
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_seeds_differ_by_stream_and_index() {
-        let a = derive_seed(1, "client", 0);
-        assert_ne!(a, derive_seed(1, "client", 1));
-        assert_ne!(a, derive_seed(1, "network", 0));
-        assert_ne!(a, derive_seed(2, "client", 0));
-        assert_eq!(a, derive_seed(1, "client", 0));
-    }
 }

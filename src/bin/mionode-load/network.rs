@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use mionode::harness::nemesis::Grudge;
 use mionode::harness::net::{self, Faults, Latency, NetRate};
 use mionode::harness::record::{MessageEvent, Nanos};
+use mionode::harness::seed::derive_seed;
 use serde_json::Value;
 
 use crate::wire;
@@ -146,7 +147,7 @@ impl Network {
             net_rate: config.net_rate.and_then(NetRate::new),
             reencode: config.reencode,
             rng: fastrand::Rng::with_seed(config.seed),
-            shuffle: fastrand::Rng::with_seed(crate::derive_seed(config.seed, "key-order", 0)),
+            shuffle: fastrand::Rng::with_seed(derive_seed(config.seed, "key-order", 0)),
             grudge: None,
             in_flight: BinaryHeap::new(),
             next_seq: 0,

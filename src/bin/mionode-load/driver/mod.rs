@@ -28,6 +28,7 @@ use signal_hook_mio::v1_0::Signals;
 
 use mionode::harness::clients::Clients;
 use mionode::harness::record::Op;
+use mionode::harness::seed::derive_seed;
 use mionode::harness::service::{ServiceKind, Services};
 use mionode::harness::store::HistoryWriter;
 use mionode::harness::workload::{Invocation, Turn, Workload};
@@ -261,7 +262,7 @@ impl Driver {
             poll,
             signals,
             services: Services::new(),
-            service_rng: fastrand::Rng::with_seed(crate::derive_seed(seed, "services", 0)),
+            service_rng: fastrand::Rng::with_seed(derive_seed(seed, "services", 0)),
             ops: Vec::new(),
             init_open: vec![true; n],
             setup_open: vec![true; setup.len()],
