@@ -119,22 +119,26 @@ fn the_counter_counts_every_acknowledged_add_through_partitions() {
 
 #[test]
 fn read_then_write_without_cas_loses_adds() {
-    let history = cluster::run(&spec("wrong_g_counter_blind", 3));
-    assert!(
-        !violations(&history).is_empty(),
-        "the checker missed it: {}",
-        history.summary()
-    );
+    caught_within_a_few_seeds("wrong_g_counter_blind");
+}
+
+/// A wrong node's loss depends on how real processes interleave, so one seed may go clean by
+/// luck (seen once under CI for the stale reader): the checker must catch it within a few.
+fn caught_within_a_few_seeds(example: &'static str) {
+    let mut summaries = Vec::new();
+    for seed in 3..8 {
+        let history = cluster::run(&spec(example, seed));
+        let bad = violations(&history);
+        if let Some(first) = bad.first() {
+            eprintln!("seed {seed}: {first:?}");
+            return;
+        }
+        summaries.push(history.summary());
+    }
+    panic!("the checker missed it in 5 seeds: {summaries:#?}");
 }
 
 #[test]
 fn reads_that_trust_seq_kv_to_be_fresh_miss_adds() {
-    let history = cluster::run(&spec("wrong_g_counter_stale", 3));
-    let bad = violations(&history);
-    eprintln!("{:?}", bad.first());
-    assert!(
-        !bad.is_empty(),
-        "the checker missed it: {}",
-        history.summary()
-    );
+    caught_within_a_few_seeds("wrong_g_counter_stale");
 }
