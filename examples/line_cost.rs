@@ -123,8 +123,12 @@ fn batch(node: &mut Node<app::RpcChapter>, request: &str, now: Instant) -> (usiz
         if turn.is_empty() {
             return (looped, answers);
         }
-        for line in turn.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            if memchr::memmem::find(line, br#""dest":"n1""#).is_some() {
+        let mut from = 0;
+        for to in memchr::memchr_iter(b'\n', &turn) {
+            let line = &turn[from..to];
+            from = to + 1;
+            // The node writes `src` and `dest` first.
+            if line.starts_with(br#"{"src":"n1","dest":"n1""#) {
                 looped += 1;
                 node.handle_line(line, now);
             } else {
@@ -136,20 +140,33 @@ fn batch(node: &mut Node<app::RpcChapter>, request: &str, now: Instant) -> (usiz
 
 /// The workload callgrind counts (`--toggle-collect='line_cost::measured'`).
 #[inline(never)]
-fn measured(workload: &str, input: &Input, now: Instant, node: &mut Node<app::RpcChapter>) {
+fn measured(
+    workload: &str,
+    input: &Input,
+    now: Instant,
+    node: &mut Node<app::RpcChapter>,
+) -> Option<(usize, Vec<Vec<u8>>)> {
     match workload {
         "bare" => println!("bare: {} bytes written", bare(&input.echoes)),
         "echo" => println!("echo: {} bytes written", echo(node, &input.echoes, now)),
-        _ => {
-            let (looped, answers) = batch(node, &input.batch, now);
-            let answer = String::from_utf8_lossy(&answers[0]);
-            assert!(
-                answers.len() == 1 && answer.contains("batch_echo_ok"),
-                "{answer:.200}"
-            );
-            println!("batch: {looped} lines looped back, one answer");
-        }
+        _ => return Some(batch(node, &input.batch, now)),
     }
+    None
+}
+
+/// The batch's one answer is its `batch_echo_ok` (checked outside the count).
+fn check_batch(looped: usize, answers: &[Vec<u8>]) {
+    assert_eq!(answers.len(), 1, "one answer");
+    let answer: serde_json::Value = serde_json::from_slice(&answers[0]).expect("JSON");
+    let body = &answer["body"];
+    assert_eq!(body["type"], "batch_echo_ok", "{body:.200}");
+    let expected: Vec<usize> = (0..BATCH_VALUES).collect();
+    assert_eq!(
+        body["results"],
+        serde_json::json!(expected),
+        "every value, in order"
+    );
+    println!("batch: {looped} lines looped back, one answer, every value in order");
 }
 
 struct Input {
@@ -176,6 +193,9 @@ fn main() {
     let now = Instant::now();
     let mut node = node(now);
     let start = Instant::now();
-    measured(&workload, &input, now, &mut node);
+    let batch = measured(&workload, &input, now, &mut node);
     eprintln!("{:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+    if let Some((looped, answers)) = batch {
+        check_batch(looped, &answers);
+    }
 }

@@ -135,12 +135,26 @@ pub(crate) struct Clock {
     origin: Instant,
 }
 
-const NANOS_PER_TICK: u128 = 1_000_000;
+const NANOS_PER_TICK: u32 = 1_000_000;
+
+/// Whole ticks in `d`, rounded down or up; in `u64`s (a `u128` division costs far more, and
+/// this runs a few times per RPC), saturating.
+fn ticks(d: Duration, round_up: bool) -> u64 {
+    let nanos = d.subsec_nanos();
+    let part = if round_up {
+        nanos.div_ceil(NANOS_PER_TICK)
+    } else {
+        nanos / NANOS_PER_TICK
+    };
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(part))
+}
 
 impl Clock {
     /// The tick containing `now` (rounded down: the wheel may only fire what is due).
     fn now_tick(&self, now: Instant) -> u64 {
-        (now.saturating_duration_since(self.origin).as_nanos() / NANOS_PER_TICK) as u64
+        ticks(now.saturating_duration_since(self.origin), false)
     }
 
     /// The first tick at or after `delay` past `now` (rounded up: never fire early).
@@ -149,8 +163,7 @@ impl Clock {
     /// that is far away rather than a panic or a tick that wrapped around into the past.
     fn deadline_tick(&self, now: Instant, delay: Duration) -> u64 {
         let since_origin = now.saturating_duration_since(self.origin);
-        let nanos = since_origin.saturating_add(delay).as_nanos();
-        u64::try_from(nanos.div_ceil(NANOS_PER_TICK)).unwrap_or(u64::MAX)
+        ticks(since_origin.saturating_add(delay), true)
     }
 
     /// The instant tick `tick` starts at. The wheel only asks about ticks before its horizon,
@@ -624,5 +637,17 @@ mod tests {
             "no wrap-around"
         );
         assert_eq!(clock.deadline_tick(later, Duration::MAX), u64::MAX);
+    }
+
+    proptest::proptest! {
+        /// The `u64` tick arithmetic agrees with the plain `u128` one wherever that fits.
+        #[test]
+        fn ticks_agree_with_nanosecond_arithmetic(secs in 0u64..=u64::MAX / 1000, nanos in 0u32..1_000_000_000) {
+            let d = Duration::new(secs, nanos);
+            let down = d.as_nanos() / 1_000_000;
+            let up = d.as_nanos().div_ceil(1_000_000);
+            proptest::prop_assert_eq!(u128::from(ticks(d, false)), down);
+            proptest::prop_assert_eq!(u128::from(ticks(d, true)), up);
+        }
     }
 }

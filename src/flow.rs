@@ -255,12 +255,11 @@ impl RttTable {
     /// the estimate's, doubled per retry up to [`MAX_RETRY_DOUBLINGS`] times, within the
     /// bounds.
     pub fn rto(&self, dest: &Dest, retries: u32) -> Duration {
-        let base = self
-            .get(dest)
-            .map_or(self.bounds.initial, |p| p.estimator.rto());
-        let factor = 1u32 << retries.min(MAX_RETRY_DOUBLINGS);
-        base.saturating_mul(factor)
-            .clamp(self.bounds.min, self.bounds.max)
+        let doublings = retries.min(MAX_RETRY_DOUBLINGS);
+        match self.get(dest) {
+            Some(path) => path.estimator.rto_doubled(doublings),
+            None => RttEstimator::new(self.bounds).rto_doubled(doublings),
+        }
     }
 
     /// `dest` answered, `rtt` after the request went out.

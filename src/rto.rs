@@ -62,13 +62,22 @@ impl Default for RtoBounds {
 }
 
 /// One destination's round-trip estimate and the retransmission timeout derived from it.
+///
+/// Kept in whole nanoseconds: the arithmetic of a sample and of an RTO runs on every RPC, and
+/// on `u64`s it is a few instructions where `Duration`'s division and checked multiplication
+/// cost a few hundred.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RttEstimator {
     bounds: RtoBounds,
-    /// Smoothed round-trip time and its variation, once a sample has been taken.
-    smoothed: Option<(Duration, Duration)>,
+    /// Smoothed round-trip time and its variation in nanoseconds, once a sample has been taken.
+    smoothed: Option<(u64, u64)>,
     /// Timeouts since the last sample: the RTO is doubled this many times.
     backoffs: u32,
+}
+
+/// `d` in nanoseconds, saturating (a `u64` of nanoseconds is 584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl RttEstimator {
@@ -84,13 +93,15 @@ impl RttEstimator {
 
     /// Takes one round-trip sample: updates the estimate and ends any backoff.
     pub fn sample(&mut self, rtt: Duration) {
+        let rtt = nanos(rtt);
         self.smoothed = Some(match self.smoothed {
             None => (rtt, rtt / 2),
             Some((srtt, rttvar)) => {
                 let deviation = srtt.abs_diff(rtt);
-                let rttvar = (rttvar * 3 + deviation) / 4;
-                let srtt = (srtt * 7 + rtt) / 8;
-                (srtt, rttvar)
+                // In u128: three quarters of a u64 plus a u64 may not fit a u64.
+                let rttvar = (u128::from(rttvar) * 3 + u128::from(deviation)) / 4;
+                let srtt = (u128::from(srtt) * 7 + u128::from(rtt)) / 8;
+                (srtt as u64, rttvar as u64)
             }
         });
         self.backoffs = 0;
@@ -104,26 +115,37 @@ impl RttEstimator {
 
     /// The smoothed round-trip time, once a sample has been taken.
     pub fn srtt(&self) -> Option<Duration> {
-        self.smoothed.map(|(srtt, _)| srtt)
+        self.smoothed.map(|(srtt, _)| Duration::from_nanos(srtt))
     }
 
     /// The round-trip variation, once a sample has been taken.
     pub fn rttvar(&self) -> Option<Duration> {
-        self.smoothed.map(|(_, rttvar)| rttvar)
+        self.smoothed
+            .map(|(_, rttvar)| Duration::from_nanos(rttvar))
     }
 
     /// The retransmission timeout to give the next request: the estimate, backed off once per
     /// timeout since the last sample, within the bounds.
     pub fn rto(&self) -> Duration {
+        self.rto_doubled(0)
+    }
+
+    /// [`rto`](Self::rto) doubled `doublings` more times (at most 32), within the bounds
+    /// again: a retry's timeout.
+    pub fn rto_doubled(&self, doublings: u32) -> Duration {
         let base = match self.smoothed {
-            None => self.bounds.initial,
+            None => nanos(self.bounds.initial),
             Some((srtt, rttvar)) => {
-                let margin = GRANULARITY.max(rttvar * 4).max(srtt / 4);
+                let margin = nanos(GRANULARITY)
+                    .max(rttvar.saturating_mul(4))
+                    .max(srtt / 4);
                 srtt.saturating_add(margin)
             }
         };
-        let backed_off = base.saturating_mul(1u32.checked_shl(self.backoffs).unwrap_or(u32::MAX));
-        backed_off.clamp(self.bounds.min, self.bounds.max)
+        let (min, max) = (nanos(self.bounds.min), nanos(self.bounds.max));
+        let within = |n: u64| n.clamp(min, max.max(min));
+        let backed_off = within(base.saturating_mul(1 << self.backoffs.min(32)));
+        Duration::from_nanos(within(backed_off.saturating_mul(1 << doublings.min(32))))
     }
 }
 

@@ -74,6 +74,21 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     }
 }
 
+/// One byte of `b` in every byte of a word.
+const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// The bytes of `word` (eight bytes, the first lowest) that a string's scan must stop at: `"`,
+/// `\` and those below 0x20 get their high bit set. Of the flagged bytes only the lowest is
+/// sure (the subtraction's borrow may flag a byte above a true one), which is the one used.
+fn specials(word: u64) -> u64 {
+    const HIGH: u64 = splat(0x80);
+    let zero = |v: u64| v.wrapping_sub(splat(1)) & !v & HIGH;
+    let control = word.wrapping_sub(splat(0x20)) & !word & HIGH;
+    zero(word ^ splat(b'"')) | zero(word ^ splat(b'\\')) | control
+}
+
 /// A position in the line.
 struct Cursor<'a> {
     text: &'a str,
@@ -162,11 +177,30 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Moves past string bytes that need no attention (anything but `"`, `\` and control
+    /// characters), eight at a time: the strings of a message are mostly such bytes, and a
+    /// word at a time costs a few instructions where a byte at a time cost about ten per byte.
+    #[inline]
+    fn plain_run(&mut self) {
+        while let Some(chunk) = self.bytes.get(self.at..self.at + 8) {
+            let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+                return;
+            };
+            let found = specials(u64::from_le_bytes(word));
+            if found != 0 {
+                self.at += (found.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.at += 8;
+        }
+    }
+
     /// A string without escapes, next after whitespace: its text.
     fn plain_string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
         loop {
+            self.plain_run();
             match self.next()? {
                 b'"' => return self.text.get(start..self.at - 1),
                 b'\\' | 0..=0x1f => return None,
@@ -265,6 +299,7 @@ impl<'a> Cursor<'a> {
     /// Moves past the rest of a string whose opening quote was just read.
     fn skip_string(&mut self) -> Option<()> {
         loop {
+            self.plain_run();
             match self.next()? {
                 b'"' => return Some(()),
                 b'\\' => self.escape()?,

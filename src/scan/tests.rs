@@ -221,3 +221,40 @@ fn the_example_line_of_the_doc_round_trips() {
         Some(r#"{"msg_id":1,"type":"echo"}"#)
     );
 }
+
+proptest! {
+    /// The word test stops at the first byte a string's scan must look at, or finds none.
+    #[test]
+    fn specials_finds_the_first_byte_to_stop_at(word in any::<[u8; 8]>()) {
+        let first = word.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        let found = specials(u64::from_le_bytes(word));
+        let by_word = (found != 0).then(|| (found.trailing_zeros() / 8) as usize);
+        prop_assert_eq!(by_word, first);
+    }
+}
+
+/// Strings of every length around the word size, with a byte to stop at in every position.
+#[test]
+fn strings_of_any_length_are_read_whole() {
+    for len in 0..20 {
+        let text: String = "abcdefghijklmnopqrstuvwxyz".chars().take(len).collect();
+        let line = format!(r#"{{"src":"{text}","dest":"n1","body":{{"type":"t","x":"{text}"}}}}"#);
+        let msg = checked(&line).expect("a plain line");
+        assert_eq!(&*msg.src, text);
+        for at in 0..len {
+            for stop in ["\\\"", "\\n", "\u{1}"] {
+                let mut odd = text.clone();
+                odd.insert_str(at, stop);
+                let line =
+                    format!(r#"{{"src":"c1","dest":"n1","body":{{"type":"t","x":"{odd}"}}}}"#);
+                let read = checked(&line);
+                assert_eq!(read.is_some(), stop != "\u{1}", "{line:?}");
+                let line = format!(r#"{{"src":"{odd}","dest":"n1","body":{{"type":"t"}}}}"#);
+                assert!(
+                    checked(&line).is_none(),
+                    "an escape or control in src: {line:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,52 +1,32 @@
 //! `batch_echo {values}` → `batch_echo_ok {results}`: one echo RPC to this node per value.
 //!
 //! Each value goes out as its own `echo` request addressed to this node, through Maelstrom's
-//! network and back; the `echo_ok` replies arrive in any order and are put back in the order
-//! of `values`. A batch is an entry in [`Batches`], a slab owned by the app; each value's echo
-//! is an operation of the [`retry`](super::retry) engine whose callback carries the batch's
-//! key and id and the value's index, never a pointer to the batch.
+//! network and back; the `echo_ok` replies arrive in any order. A batch is one fan-out
+//! operation of the [`retry`](super::retry) engine, which keeps the values as the text of the
+//! request's array, sends as many echoes as the window has room for and one more as each
+//! comes back.
 //!
 //! An echo that times out is sent again with a fresh `msg_id`, up to
 //! [`Flags::rpc_attempts`](super::Flags::rpc_attempts); a reply to an earlier attempt after
-//! that is stale. A reply that is not `echo_ok` with an `echo`, an `error` reply, or an echo
-//! out of attempts fails the batch: it answers the error and cancels its other echoes still
-//! in flight, so a failed batch leaves nothing pending behind.
+//! that is stale. A reply that is not `echo_ok`, an `echo` that is not the value sent (as JSON:
+//! a network may re-encode it), an `error` reply, or an echo out of attempts fails the batch: it
+//! answers the error and cancels its other echoes still in flight, so a failed batch leaves
+//! nothing pending behind. Once every echo has come back the answer's `results` is the
+//! request's `values`, as it was read.
 
-use std::time::Instant;
-
-use mionode::{Error, ErrorCode, ReplyTo, Request};
+use mionode::{Error, Reply, Request};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use slab::Slab;
+use serde_json::Value;
 
 use super::bodies::Body;
-use super::retry::{self, Handle, Plan, Success};
+use super::retry::{self, Failure, Plan, Values};
 use super::{Ctx, RpcChapter};
-
-/// Batches in progress.
-#[derive(Default)]
-pub(super) struct Batches {
-    table: Slab<Batch>,
-    /// Id of the next batch; tells a batch from a later one in the same slot.
-    next_id: u64,
-}
-
-struct Batch {
-    id: u64,
-    to: ReplyTo,
-    started: Instant,
-    /// Each value's echo, once it has come back.
-    results: Vec<Option<Box<RawValue>>>,
-    /// The echo operation of each value.
-    echoes: Vec<Handle>,
-    /// Values whose echo has not come back.
-    remaining: usize,
-}
 
 #[derive(Deserialize)]
 struct BatchEcho<'a> {
     #[serde(borrow)]
-    values: Vec<&'a RawValue>,
+    values: &'a RawValue,
 }
 
 #[derive(Deserialize)]
@@ -55,121 +35,112 @@ struct EchoReply<'a> {
     echo: &'a RawValue,
 }
 
-/// Where a callback's value belongs.
-#[derive(Clone, Copy)]
-struct Slot {
-    key: usize,
-    id: u64,
-    index: usize,
-}
-
 pub(super) fn handle(app: &mut RpcChapter, ctx: &mut Ctx, req: &Request<'_>) -> Result<(), Error> {
     let BatchEcho { values } = req.body()?;
-    if values.is_empty() {
-        ctx.reply(req, &Body::BatchEchoOk { results: &[] });
+    let values = Values::new("echo", "echo", values)
+        .ok_or_else(|| Error::malformed("malformed batch_echo: values is not an array"))?;
+    if values.len() == 0 {
+        ctx.reply(
+            req,
+            &Body::BatchEchoOk {
+                results: values.array(),
+            },
+        );
         return Ok(());
     }
-    let batches = &mut app.batches;
-    let id = batches.next_id;
-    batches.next_id += 1;
-    let count = values.len();
-    let key = batches.table.insert(Batch {
-        id,
-        to: req.reply_to(),
-        started: ctx.now(),
-        results: (0..count).map(|_| None).collect(),
-        echoes: Vec::with_capacity(count),
-        remaining: count,
-    });
+    let to = req.reply_to();
+    let started = ctx.now();
+    let plan = Plan {
+        attempts: app.flags.rpc_attempts,
+        timeout: app.flags.rpc_timeout,
+        delays_ms: Vec::new(),
+        late_replies: false,
+        until: retry::answer_by(&to),
+        adaptive: true,
+    };
     let me = ctx.node_id().to_owned();
-    let until = retry::answer_by(&app.batches.table[key].to);
-    for (index, echo) in values.into_iter().enumerate() {
-        let body = match serde_json::value::to_raw_value(&Body::Echo { echo }) {
-            Ok(body) => body,
-            Err(e) => {
-                let error = Error::crash(format!("echo {index} did not serialize: {e}"));
-                fail(app, ctx, key, error);
-                return Ok(());
+    let attempts = app.flags.rpc_attempts;
+    retry::fan_out(
+        app,
+        ctx,
+        &me,
+        values,
+        plan,
+        check_echo,
+        move |app, ctx, outcome| match outcome {
+            Ok(done) => {
+                let retry::Payload::Values(values) = done.payload else {
+                    return debug_assert!(false, "a fan-out gives its values back");
+                };
+                let seconds = ctx.now().saturating_duration_since(started).as_secs_f64();
+                app.stats.batch_answered(values.len(), seconds);
+                ctx.reply_later(
+                    &to,
+                    &Body::BatchEchoOk {
+                        results: values.array(),
+                    },
+                );
             }
-        };
-        let plan = Plan {
-            attempts: app.flags.rpc_attempts,
-            timeout: app.flags.rpc_timeout,
-            delays_ms: Vec::new(),
-            late_replies: false,
-            until,
-            adaptive: true,
-        };
-        let slot = Slot { key, id, index };
-        let echo = retry::start(app, ctx, &me, body, plan, move |app, ctx, outcome| {
-            on_echo(app, ctx, slot, outcome)
-        });
-        app.batches.table[key].echoes.push(echo);
-    }
+            Err(Failure { part, error }) => {
+                let text = if error.code() == mionode::ErrorCode::Timeout {
+                    format!("echo of value {part} timed out after {attempts} attempts")
+                } else {
+                    format!("echo of value {part} failed: {}", error.text())
+                };
+                ctx.warn(format_args!(
+                    "batch_echo from {} (msg_id {}) failed: {text}",
+                    to.dest(),
+                    to.in_reply_to(),
+                ));
+                ctx.reply_error(&to, &error.with_text(text));
+            }
+        },
+    );
     Ok(())
 }
 
-fn on_echo(app: &mut RpcChapter, ctx: &mut Ctx, slot: Slot, outcome: Result<Success<'_>, Error>) {
-    let batch = match app.batches.table.get_mut(slot.key) {
-        Some(batch) if batch.id == slot.id => batch,
-        // Unreachable: a batch cancels its echoes when it ends.
-        _ => return debug_assert!(false, "echo for finished batch {}", slot.id),
-    };
-    let index = slot.index;
-    let echo = outcome.and_then(|done| match done.reply.kind() {
-        "echo_ok" => done
-            .reply
-            .body::<EchoReply<'_>>()
-            .map(|reply| reply.echo.to_owned()),
-        other => Err(Error::crash(format!(
-            "reply of type {other:?}, not echo_ok"
-        ))),
-    });
-    match echo {
-        Ok(echo) => {
-            batch.results[index] = Some(echo);
-            batch.remaining -= 1;
-            if batch.remaining == 0 {
-                finish(app, ctx, slot.key);
-            }
-        }
-        Err(e) if e.code() == ErrorCode::Timeout => {
-            let attempts = app.flags.rpc_attempts;
-            let text = format!("echo of value {index} timed out after {attempts} attempts");
-            fail(app, ctx, slot.key, e.with_text(text));
-        }
-        Err(e) => {
-            let text = format!("echo of value {index} failed: {}", e.text());
-            fail(app, ctx, slot.key, e.with_text(text));
-        }
+/// An echo counts if it is an `echo_ok` whose `echo` is the value sent: the same text, or
+/// the same JSON value written otherwise.
+fn check_echo(sent: Option<&str>, reply: &Reply<'_>) -> Result<(), Error> {
+    if reply.kind() != "echo_ok" {
+        let kind = reply.kind();
+        return Err(Error::crash(format!("reply of type {kind:?}, not echo_ok")));
+    }
+    let sent = sent.unwrap_or_default();
+    if echoed_as_written(reply.body_text(), sent) {
+        return Ok(());
+    }
+    let EchoReply { echo } = reply.body()?;
+    if echo.get() == sent || same_json(echo.get(), sent) {
+        Ok(())
+    } else {
+        Err(Error::crash(format!(
+            "came back as {:.100}, not the value sent",
+            echo.get()
+        )))
     }
 }
 
-/// Answers the client with every echo, in order.
-fn finish(app: &mut RpcChapter, ctx: &mut Ctx, key: usize) {
-    let batch = app.batches.table.remove(key);
-    let results: Vec<Box<RawValue>> = batch.results.into_iter().flatten().collect();
-    let seconds = ctx
-        .now()
-        .saturating_duration_since(batch.started)
-        .as_secs_f64();
-    app.stats.batch_answered(results.len(), seconds);
-    ctx.reply_later(&batch.to, &Body::BatchEchoOk { results: &results });
+/// Whether `body` (valid JSON, as every reply the node reads) begins with `type` `echo_ok`
+/// and then `echo` holding `sent` (a valid JSON value), byte for byte, as this node's echo
+/// handler writes it: then its `echo` is `sent`, with no parsing. A JSON value is never a
+/// prefix of a longer one but for a number, which the `,` or `}` after it rules out. Any
+/// other layout (a network that re-encodes, another key order) takes the parsing path.
+fn echoed_as_written(body: &str, sent: &str) -> bool {
+    const HEAD: &str = r#"{"type":"echo_ok","echo":"#;
+    body.strip_prefix(HEAD)
+        .and_then(|rest| rest.strip_prefix(sent))
+        .is_some_and(|rest| rest.starts_with([',', '}']))
 }
 
-/// Answers the client with an error and forgets every echo still in flight.
-fn fail(app: &mut RpcChapter, ctx: &mut Ctx, key: usize, error: Error) {
-    let batch = app.batches.table.remove(key);
-    for &echo in &batch.echoes {
-        retry::cancel(app, ctx, echo);
+fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<Value>(a),
+        serde_json::from_str::<Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
-    ctx.warn(format_args!(
-        "batch_echo from {} (msg_id {}) failed: {}",
-        batch.to.dest(),
-        batch.to.in_reply_to(),
-        error.text()
-    ));
-    ctx.reply_error(&batch.to, &error);
 }
 
 /// The RPC contract through `batch_echo`: exactly one outcome per echo, retry with fresh

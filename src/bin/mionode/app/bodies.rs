@@ -4,15 +4,13 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-/// A body this app writes; the runtime adds `msg_id` and `in_reply_to`.
+/// A body this app writes; the runtime adds `msg_id` and `in_reply_to`. (Every one is an
+/// answer, named after its Maelstrom type: the echo requests of a batch are the retry
+/// engine's fan-out bodies.)
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Body<'a> {
-    /// An echo request (batch_echo sends one to itself per value).
-    Echo {
-        /// The value to echo back.
-        echo: &'a RawValue,
-    },
     /// Answer to `echo`.
     EchoOk {
         /// The value received.
@@ -21,7 +19,7 @@ pub enum Body<'a> {
     /// Answer to `batch_echo`.
     BatchEchoOk {
         /// The echoed values, in the order of the request's `values`.
-        results: &'a [Box<RawValue>],
+        results: &'a RawValue,
     },
     /// Answer to `pending_count`.
     PendingCountOk {

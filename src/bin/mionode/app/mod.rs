@@ -30,9 +30,7 @@ type Ctx = Context<RpcChapter>;
 /// captures all it needs (whom to answer), so the runtime's pending table is their only state.
 pub struct RpcChapter {
     flags: Flags,
-    /// `batch_echo` requests in progress.
-    batches: batch_echo::Batches,
-    /// RPCs with retry in progress (`relay`, `backoff_relay`, and each echo of a batch).
+    /// RPCs with retry in progress (`relay`, `backoff_relay`, and `batch_echo`'s fan-outs).
     retries: retry::Retries,
     /// Reaped callbacks not yet logged.
     reaper: reaper::Reaper,
@@ -57,7 +55,6 @@ impl App for RpcChapter {
     fn new(flags: &Flags) -> Self {
         RpcChapter {
             flags: flags.clone(),
-            batches: batch_echo::Batches::default(),
             retries: retry::Retries::default(),
             reaper: reaper::Reaper::default(),
             stats: AppStats::register(),

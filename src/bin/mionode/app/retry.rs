@@ -47,22 +47,38 @@
 //! lets the runtime's window pace the requests: on a slow network the timeouts grow with
 //! the round trip instead of firing early and piling retries onto the queue.
 //!
+//! # Fan-out
+//!
+//! An operation has one part per body it sends: one for `relay` and `backoff_relay`, one per
+//! value for `batch_echo` ([`fan_out`]). Each part makes its own attempts as above; the
+//! operation succeeds once every part has (its callback gets the last reply), and fails with
+//! the first part that fails (the others are cancelled). A fan-out keeps its values as the
+//! text of one JSON array and sends part `i` as `{"type": kind, field: values[i]}`, so a batch
+//! of any size costs two allocations, not a few per value. It paces itself: it starts as many
+//! parts as the runtime's window has room for (at least one) and, as each part succeeds,
+//! fills the room again, so its requests wait in the batch, not serialized in the window's
+//! queue. Each reply is checked by the plan's [`Check`] before it counts.
+//!
 //! # State
 //!
 //! An operation outlives many callbacks and wake-ups, and all of them need the same state:
-//! the body to resend, the attempts still pending to cancel, the callback to run. So it is an
-//! entry in [`Retries`], a slab the app owns, and the callbacks and wake-ups carry its
-//! [`Handle`] (the slab reuses keys; the id tells operations apart).
+//! the bodies to resend, the attempts still pending to cancel, the callback to run. So it is
+//! an entry in [`Retries`], a slab the app owns, and the callbacks and wake-ups carry its
+//! [`Handle`] and the part's index (the slab reuses keys; the id tells operations apart).
 
 use std::time::{Duration, Instant};
 
 use mionode::{Error, ErrorCode, MsgId, Reply, ReplyTo};
+use std::fmt;
+
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use slab::Slab;
 
 use super::{Ctx, RpcChapter};
 
-/// `in_flight` marker of an attempt that is no longer pending.
+/// `pending` marker of a part with no attempt pending.
 const DONE: MsgId = MsgId::MAX;
 
 /// Longest an operation plans ahead: a century is as good as never, and `Instant` holds it
@@ -78,7 +94,8 @@ pub(super) struct Plan {
     /// Milliseconds to wait, after attempt `k` timed out, before attempt `k+1`; missing
     /// entries are zero.
     pub(super) delays_ms: Vec<u64>,
-    /// Whether a reply to an earlier attempt still ends the operation (see the module docs).
+    /// Whether a reply to an earlier attempt still ends the operation (see the module docs);
+    /// only for operations of one part.
     pub(super) late_replies: bool,
     /// When the operation must have ended, if it answers a client (see the module docs).
     pub(super) until: Option<Instant>,
@@ -109,18 +126,147 @@ impl Plan {
     }
 }
 
+/// The values of a fan-out: the text of a JSON array and where each element is in it.
+pub(super) struct Values {
+    /// Part `i` sends `{"type": kind, field: element i}`.
+    kind: &'static str,
+    field: &'static str,
+    array: Box<RawValue>,
+    /// Byte range of each element in `array`.
+    spans: Vec<(u32, u32)>,
+}
+
+impl Values {
+    /// The elements of `array` (a JSON array as read), to be sent one per request as
+    /// `{"type": kind, field: element}`. `None` if `array` is not an array or longer than
+    /// 4 GiB.
+    pub(super) fn new(kind: &'static str, field: &'static str, array: &RawValue) -> Option<Values> {
+        let text = array.get();
+        u32::try_from(text.len()).ok()?;
+        let mut reader = serde_json::Deserializer::from_str(text);
+        let spans = reader.deserialize_seq(SpanVisitor { text }).ok()?;
+        Some(Values {
+            kind,
+            field,
+            array: array.to_owned(),
+            spans,
+        })
+    }
+
+    /// Number of elements.
+    pub(super) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The text of element `i`.
+    pub(super) fn text(&self, i: usize) -> &str {
+        let (from, to) = self.spans[i];
+        &self.array.get()[from as usize..to as usize]
+    }
+
+    /// The whole array, as it was read.
+    pub(super) fn array(&self) -> &RawValue {
+        &self.array
+    }
+}
+
+/// Reads a JSON array into the byte range of each element in `text`, the array's own text.
+struct SpanVisitor<'a> {
+    text: &'a str,
+}
+
+impl<'de> Visitor<'de> for SpanVisitor<'de> {
+    type Value = Vec<(u32, u32)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let base = self.text.as_ptr() as usize;
+        let mut spans = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(element) = seq.next_element::<&RawValue>()? {
+            // Borrowed from `text`, which is shorter than 4 GiB.
+            let at = element.get().as_ptr() as usize - base;
+            spans.push((at as u32, (at + element.get().len()) as u32));
+        }
+        Ok(spans)
+    }
+}
+
+/// The body of one part of a fan-out.
+struct FieldBody<'a> {
+    kind: &'a str,
+    field: &'a str,
+    value: &'a RawValue,
+}
+
+impl Serialize for FieldBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("type", self.kind)?;
+        map.serialize_entry(self.field, self.value)?;
+        map.end()
+    }
+}
+
+/// The body of one attempt.
+enum AttemptBody<'a> {
+    Raw(&'a RawValue),
+    Field(FieldBody<'a>),
+}
+
+impl Serialize for AttemptBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AttemptBody::Raw(body) => body.serialize(serializer),
+            AttemptBody::Field(body) => body.serialize(serializer),
+        }
+    }
+}
+
+/// What an operation sends.
+pub(super) enum Payload {
+    /// One part, this body on every attempt.
+    Body(Box<RawValue>),
+    /// One part per value.
+    Values(Values),
+}
+
+impl Payload {
+    fn parts(&self) -> usize {
+        match self {
+            Payload::Body(_) => 1,
+            Payload::Values(values) => values.len(),
+        }
+    }
+}
+
+/// Checks a part's reply before it counts: given the text of the value the part sent (a
+/// fan-out's) and the reply, `Err` fails the operation.
+pub(super) type Check = fn(Option<&str>, &Reply<'_>) -> Result<(), Error>;
+
 /// What a successful operation hands its callback.
 pub(super) struct Success<'r> {
-    /// The reply that ended it.
+    /// The reply that ended it (the last part's).
     pub(super) reply: Reply<'r>,
-    /// Attempts made, the successful one included.
+    /// Attempts made by the part that ended it, the successful one included.
     pub(super) attempts: u32,
-    /// Milliseconds waited between the attempts made.
+    /// Milliseconds waited between the attempts made by that part.
     pub(super) waited_ms: u64,
+    /// What it sent, given back.
+    pub(super) payload: Payload,
+}
+
+/// Why an operation failed.
+pub(super) struct Failure {
+    /// The part that failed.
+    pub(super) part: usize,
+    pub(super) error: Error,
 }
 
 /// What runs when an operation ends.
-type Done = Box<dyn for<'r> FnOnce(&mut RpcChapter, &mut Ctx, Result<Success<'r>, Error>)>;
+type Done = Box<dyn for<'r> FnOnce(&mut RpcChapter, &mut Ctx, Result<Success<'r>, Failure>)>;
 
 /// Operations in progress.
 #[derive(Default)]
@@ -130,15 +276,30 @@ pub(super) struct Retries {
     next_id: u64,
 }
 
+/// One part's attempts.
+#[derive(Clone, Copy)]
+struct Part {
+    /// Attempts made.
+    made: u32,
+    /// `msg_id` of its newest attempt while that is pending, else [`DONE`].
+    pending: MsgId,
+}
+
 struct Operation {
     id: u64,
     target: Box<str>,
-    body: Box<RawValue>,
+    payload: Payload,
     plan: Plan,
+    check: Option<Check>,
     /// The planned end: when the last attempt's timeout passes if every wait is on time.
     end: Instant,
-    /// `msg_id` of each attempt made, or [`DONE`] once it is no longer pending.
-    in_flight: Vec<MsgId>,
+    parts: Vec<Part>,
+    /// Parts started so far: parts `0..started`.
+    started: usize,
+    /// Parts not yet answered.
+    remaining: usize,
+    /// Earlier attempts still pending (`late_replies` plans): part, attempt, `msg_id`.
+    late: Vec<(usize, usize, MsgId)>,
     done: Done,
 }
 
@@ -148,15 +309,20 @@ impl Operation {
         self.plan.until.is_some_and(|until| now >= until)
     }
 
-    fn waited_ms(&self) -> u64 {
-        let waited = self.in_flight.len().saturating_sub(1);
+    fn waited_ms(&self, part: usize) -> u64 {
+        let waited = self.parts[part].made.saturating_sub(1) as usize;
         (0..waited).fold(0u64, |sum, k| {
             sum.saturating_add(self.plan.delays_ms.get(k).copied().unwrap_or(0))
         })
     }
+
+    /// Whether `part` has no attempt pending.
+    fn idle(&self, part: usize) -> bool {
+        self.parts[part].pending == DONE && !self.late.iter().any(|l| l.0 == part)
+    }
 }
 
-/// Names an operation, for its callbacks, wake-ups and [`cancel`].
+/// Names an operation, for its callbacks and wake-ups.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Handle {
     key: usize,
@@ -164,7 +330,7 @@ pub(super) struct Handle {
 }
 
 /// Starts an operation that sends `body` to `target` as `plan` says; `done` runs once with
-/// its outcome, from a later event (never inside this call), unless it is [`cancel`]led.
+/// its outcome, from a later event (never inside this call).
 pub(super) fn start<F>(
     app: &mut RpcChapter,
     ctx: &mut Ctx,
@@ -176,6 +342,50 @@ pub(super) fn start<F>(
 where
     F: for<'r> FnOnce(&mut RpcChapter, &mut Ctx, Result<Success<'r>, Error>) + 'static,
 {
+    let done = move |app: &mut RpcChapter, ctx: &mut Ctx, outcome: Result<Success<'_>, Failure>| {
+        done(app, ctx, outcome.map_err(|failure| failure.error))
+    };
+    begin(
+        app,
+        ctx,
+        target,
+        Payload::Body(body),
+        plan,
+        None,
+        Box::new(done),
+    )
+}
+
+/// Starts an operation that sends each of `values` to `target` as `plan` says (one part per
+/// value, paced by the window), checking each reply with `check`; `done` runs once, when
+/// every part has succeeded or one has failed, from a later event. `values` must not be
+/// empty.
+pub(super) fn fan_out<F>(
+    app: &mut RpcChapter,
+    ctx: &mut Ctx,
+    target: &str,
+    values: Values,
+    plan: Plan,
+    check: Check,
+    done: F,
+) -> Handle
+where
+    F: for<'r> FnOnce(&mut RpcChapter, &mut Ctx, Result<Success<'r>, Failure>) + 'static,
+{
+    debug_assert!(values.len() > 0 && !plan.late_replies);
+    let payload = Payload::Values(values);
+    begin(app, ctx, target, payload, plan, Some(check), Box::new(done))
+}
+
+fn begin(
+    app: &mut RpcChapter,
+    ctx: &mut Ctx,
+    target: &str,
+    payload: Payload,
+    plan: Plan,
+    check: Option<Check>,
+    done: Done,
+) -> Handle {
     debug_assert!(plan.attempts >= 1);
     // Saturating: flags and plans built in code may hold any `Duration`.
     let waits = (0..plan.attempts.saturating_sub(1) as usize)
@@ -186,28 +396,46 @@ where
         .saturating_add(waits);
     let planned = ctx.now() + span.min(FOREVER);
     let end = plan.until.map_or(planned, |until| planned.min(until));
+    let parts = payload.parts();
     let retries = &mut app.retries;
     let id = retries.next_id;
     retries.next_id += 1;
     let key = retries.table.insert(Operation {
         id,
         target: target.into(),
-        body,
+        payload,
         plan,
+        check,
         end,
-        in_flight: Vec::new(),
-        done: Box::new(done),
+        parts: vec![
+            Part {
+                made: 0,
+                pending: DONE
+            };
+            parts
+        ],
+        started: 0,
+        remaining: parts,
+        late: Vec::new(),
+        done,
     });
     let handle = Handle { key, id };
-    send_attempt(app, ctx, handle);
+    start_parts(app, ctx, handle);
     handle
 }
 
-/// Ends the operation without running its callback, cancelling its attempts still pending.
-/// Does nothing if it has ended already.
-pub(super) fn cancel(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle) {
-    if let Some(op) = take(app, handle) {
-        cancel_attempts(ctx, &op);
+/// Starts parts not yet started while the window has room, and at least one.
+fn start_parts(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle) {
+    let busy = ctx.rpcs_in_flight() + ctx.rpcs_queued();
+    let room = ctx.config().rpc_window.saturating_sub(busy).max(1);
+    for _ in 0..room {
+        let Some(op) = get(app, handle) else { return };
+        if op.started == op.parts.len() {
+            return;
+        }
+        let part = op.started;
+        op.started += 1;
+        send_attempt(app, ctx, handle, part);
     }
 }
 
@@ -225,14 +453,15 @@ fn take(app: &mut RpcChapter, handle: Handle) -> Option<Operation> {
 }
 
 fn cancel_attempts(ctx: &mut Ctx, op: &Operation) {
-    for &msg_id in op.in_flight.iter().filter(|&&m| m != DONE) {
+    let pending = op.parts.iter().map(|p| p.pending).filter(|&m| m != DONE);
+    for msg_id in pending.chain(op.late.iter().map(|l| l.2)) {
         ctx.cancel_rpc(msg_id);
     }
 }
 
-/// Sends the next attempt and, if late replies are accepted and more attempts are planned,
-/// the wake-up for the one after.
-fn send_attempt(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle) {
+/// Sends the next attempt of `part` and, if late replies are accepted and more attempts are
+/// planned, the wake-up for the one after.
+fn send_attempt(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle, part: usize) {
     let RpcChapter { retries, stats, .. } = app;
     let Some(op) = retries
         .table
@@ -244,17 +473,19 @@ fn send_attempt(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle) {
     if op.out_of_time(ctx.now()) {
         // A wait ended at the deadline: end now if nothing is pending (from a timer, never
         // inside `start`), else when the pending attempts time out, by the deadline.
-        if op.in_flight.iter().all(|&m| m == DONE) {
-            ctx.after(Duration::ZERO, move |app, ctx| give_up(app, ctx, handle));
+        if op.idle(part) {
+            ctx.after(Duration::ZERO, move |app, ctx| {
+                give_up(app, ctx, handle, part)
+            });
         }
         return;
     }
-    let attempt = op.in_flight.len();
+    let attempt = op.parts[part].made as usize;
     let timeout = fit(op.plan.timeout, ctx.now(), op.plan.until);
     if attempt > 0 {
         stats.retried();
         log::debug!(
-            "retry {} to {}: attempt {} timed out, sending attempt {}",
+            "retry {} to {}: attempt {} of part {part} timed out, sending attempt {}",
             op.id,
             op.target,
             attempt,
@@ -270,45 +501,57 @@ fn send_attempt(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle) {
         timeout
     };
     let callback = move |app: &mut RpcChapter, ctx: &mut Ctx, outcome: Result<Reply<'_>, Error>| {
-        on_outcome(app, ctx, handle, attempt, outcome)
+        on_outcome(app, ctx, handle, part, attempt, outcome)
+    };
+    let body = match &op.payload {
+        Payload::Body(body) => AttemptBody::Raw(body),
+        Payload::Values(values) => {
+            // Read as JSON when the operation began: this cannot fail.
+            let value = serde_json::from_str(values.text(part)).expect("an element read before");
+            AttemptBody::Field(FieldBody {
+                kind: values.kind,
+                field: values.field,
+                value,
+            })
+        }
     };
     let msg_id = if op.plan.adaptive {
         // Time waiting for room in the window is not the attempt's: only the operation's
         // end bounds it.
         let until = op.plan.until.unwrap_or(op.end);
         let retries = u32::try_from(attempt).unwrap_or(u32::MAX);
-        ctx.rpc_rto(
-            &op.target,
-            &*op.body,
-            retries,
-            op.plan.timeout,
-            until,
-            callback,
-        )
+        ctx.rpc_rto(&op.target, &body, retries, op.plan.timeout, until, callback)
     } else {
-        ctx.rpc(&op.target, &*op.body, deadline, callback)
+        ctx.rpc(&op.target, &body, deadline, callback)
     };
-    op.in_flight.push(msg_id);
-    if op.plan.late_replies && op.in_flight.len() < op.plan.attempts as usize {
+    let state = &mut op.parts[part];
+    if state.pending != DONE {
+        op.late.push((part, attempt - 1, state.pending));
+    }
+    state.pending = msg_id;
+    state.made += 1;
+    if op.plan.late_replies && (state.made as usize) < op.plan.attempts as usize {
         let wait = timeout.saturating_add(op.plan.delay(attempt));
         if !op.out_of_time(ctx.now() + wait) {
-            ctx.after(wait, move |app, ctx| send_attempt(app, ctx, handle));
+            ctx.after(wait, move |app, ctx| send_attempt(app, ctx, handle, part));
         }
     }
 }
 
 /// Ends the operation with error 0 once its deadline has come.
-fn give_up(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle) {
+fn give_up(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle, part: usize) {
     let Some(op) = get(app, handle) else { return };
-    let made = op.in_flight.len();
+    let made = op.parts[part].made;
     let text = format!("RPC failed after {made} attempts: no time left before the deadline");
-    finish(app, ctx, handle, Err(Error::new(ErrorCode::Timeout, text)));
+    let error = Error::new(ErrorCode::Timeout, text);
+    finish(app, ctx, handle, Err(Failure { part, error }));
 }
 
 fn on_outcome(
     app: &mut RpcChapter,
     ctx: &mut Ctx,
     handle: Handle,
+    part: usize,
     attempt: usize,
     outcome: Result<Reply<'_>, Error>,
 ) {
@@ -316,54 +559,84 @@ fn on_outcome(
         // Unreachable: an operation cancels its pending attempts when it ends.
         return debug_assert!(false, "outcome for finished operation {}", handle.id);
     };
-    op.in_flight[attempt] = DONE;
+    let state = &mut op.parts[part];
+    if attempt + 1 == state.made as usize {
+        state.pending = DONE;
+    } else {
+        op.late.retain(|l| (l.0, l.1) != (part, attempt));
+    }
     match outcome {
         Ok(reply) => {
-            if attempt + 1 < op.in_flight.len() {
+            if attempt + 1 < op.parts[part].made as usize {
                 log::debug!(
                     "retry {}: late reply to attempt {} wins",
                     op.id,
                     attempt + 1
                 );
             }
-            finish(app, ctx, handle, Ok(reply));
+            if let Some(check) = op.check {
+                let sent = match &op.payload {
+                    Payload::Values(values) => Some(values.text(part)),
+                    Payload::Body(_) => None,
+                };
+                if let Err(error) = check(sent, &reply) {
+                    return finish(app, ctx, handle, Err(Failure { part, error }));
+                }
+            }
+            op.remaining -= 1;
+            if op.remaining == 0 {
+                finish(app, ctx, handle, Ok((part, reply)));
+            } else {
+                // A part done leaves room in the window for the next.
+                start_parts(app, ctx, handle);
+            }
         }
-        Err(e) if e.code() != ErrorCode::Timeout => finish(app, ctx, handle, Err(e)),
+        Err(error) if error.code() != ErrorCode::Timeout => {
+            finish(app, ctx, handle, Err(Failure { part, error }))
+        }
         Err(_) => {
-            let made = op.in_flight.len();
+            let made = op.parts[part].made as usize;
             let now = ctx.now();
-            let all_done = op.in_flight.iter().all(|&m| m == DONE);
+            let idle = op.idle(part);
             if op.out_of_time(now) {
-                if all_done {
-                    give_up(app, ctx, handle);
+                if idle {
+                    give_up(app, ctx, handle, part);
                 }
             } else if made < op.plan.attempts as usize {
                 if !op.plan.late_replies {
                     match fit(op.plan.delay(attempt), now, op.plan.until) {
-                        Duration::ZERO => send_attempt(app, ctx, handle),
+                        Duration::ZERO => send_attempt(app, ctx, handle, part),
                         wait => {
-                            ctx.after(wait, move |app, ctx| send_attempt(app, ctx, handle));
+                            ctx.after(wait, move |app, ctx| send_attempt(app, ctx, handle, part));
                         }
                     }
                 }
-            } else if all_done {
+            } else if idle {
                 let text = format!("RPC failed after {made} attempts");
-                finish(app, ctx, handle, Err(Error::new(ErrorCode::Timeout, text)));
+                let error = Error::new(ErrorCode::Timeout, text);
+                finish(app, ctx, handle, Err(Failure { part, error }));
             }
         }
     }
 }
 
 /// Ends the operation: cancels its attempts still pending and runs its callback once.
-fn finish(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle, outcome: Result<Reply<'_>, Error>) {
+fn finish(
+    app: &mut RpcChapter,
+    ctx: &mut Ctx,
+    handle: Handle,
+    outcome: Result<(usize, Reply<'_>), Failure>,
+) {
     let Some(op) = take(app, handle) else { return };
     cancel_attempts(ctx, &op);
-    let waited_ms = op.waited_ms();
-    let attempts = op.in_flight.len() as u32;
-    let outcome = outcome.map(|reply| Success {
-        reply,
-        attempts,
-        waited_ms,
-    });
+    let outcome = match outcome {
+        Ok((part, reply)) => Ok(Success {
+            reply,
+            attempts: op.parts[part].made,
+            waited_ms: op.waited_ms(part),
+            payload: op.payload,
+        }),
+        Err(failure) => Err(failure),
+    };
     (op.done)(app, ctx, outcome);
 }
