@@ -291,6 +291,74 @@ mod tests {
         assert_eq!(h.context().pending_rpcs(), 0);
     }
 
+    /// Maelstrom re-encodes every message: an echo whose bytes differ from the value sent
+    /// (keys reordered, spaces gone, a number written shorter) is still that value, and the
+    /// answer gives the values as the request wrote them.
+    #[test]
+    fn an_echo_re_encoded_by_the_network_still_counts() {
+        let mut h = node(flags());
+        let request = br#"{"src":"c1","dest":"n1","body":{"type":"batch_echo","msg_id":7,"values":[ {"b": [1, 2], "a": 2.50}, "x" ]}}"#;
+        let sent = h.deliver_line(request);
+        assert_eq!(sent.len(), 2);
+        let id = &sent[0]["body"]["msg_id"];
+        let line = format!(
+            r#"{{"dest":"n1","body":{{"in_reply_to":{id},"echo":{{"a":2.5,"b":[1,2]}},"type":"echo_ok"}},"src":"n1"}}"#
+        );
+        assert!(h.deliver_line(line.as_bytes()).is_empty());
+        let done = answer(&mut h, &sent[1]);
+        assert_eq!(done.len(), 1, "{done:?}");
+        assert_eq!(done[0]["body"]["type"], "batch_echo_ok");
+        assert_eq!(
+            done[0]["body"]["results"],
+            json!([{"a": 2.5, "b": [1, 2]}, "x"])
+        );
+    }
+
+    #[test]
+    fn an_echo_that_came_back_changed_fails_the_batch_with_error_13() {
+        let mut h = node(flags());
+        let sent = h.deliver("c1", batch(json!([1, "two"])));
+        let out = h.deliver(
+            "n1",
+            json!({"type":"echo_ok","echo":"2","in_reply_to":sent[1]["body"]["msg_id"]}),
+        );
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0]["body"]["code"], 13);
+        let text = out[0]["body"]["text"].as_str().unwrap();
+        assert!(
+            text.contains("value 1") && text.contains("not the value sent"),
+            "{text}"
+        );
+        assert_eq!(h.context().pending_rpcs(), 0, "the other echo is cancelled");
+    }
+
+    /// A batch larger than the window sends what fits, and one more echo as each comes back.
+    #[test]
+    fn a_batch_larger_than_the_window_waits_in_the_batch_not_in_the_queue() {
+        let config = mionode::Config {
+            rpc_window: 3,
+            ..mionode::Config::default()
+        };
+        let mut h = TestNode::<RpcChapter>::with_config(flags(), config);
+        h.init("n1", &["n1"]);
+        let values: Vec<u32> = (0..10).collect();
+        let mut wire = h.deliver("c1", batch(json!(values)));
+        assert_eq!(wire.len(), 3, "the window's room");
+        assert_eq!(h.context().rpcs_queued(), 0);
+        let mut answers = Vec::new();
+        while let Some(echo) = wire.pop() {
+            assert!(h.context().rpcs_in_flight() <= 3);
+            for out in answer(&mut h, &echo) {
+                match out["body"]["type"].as_str() {
+                    Some("echo") => wire.push(out),
+                    _ => answers.push(out),
+                }
+            }
+        }
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0]["body"]["results"], json!(values));
+    }
+
     #[test]
     fn interleaved_batches_stay_independent() {
         let mut h = node(flags());
