@@ -1,5 +1,6 @@
-//! RPC with retry: the one engine behind `relay`, `backoff_relay` and each echo of a
-//! `batch_echo`. It runs "an RPC with attempts and a per-attempt deadline, then a callback".
+//! RPC with retry: the one engine behind `relay`, `backoff_relay` and the echoes of a
+//! `batch_echo`. It runs "an RPC with attempts and a per-attempt deadline, then a callback",
+//! or many such RPCs as one operation (a fan-out, below).
 //!
 //! An operation sends the same body up to `attempts` times, each time as a new RPC with a
 //! fresh `msg_id`. Attempt `k` is given `timeout` to be answered; if it is not, attempt `k+1`
@@ -24,8 +25,8 @@
 //!   after that is counted as stale by the runtime. A batch of many values keeps one pending
 //!   RPC per value, not one per attempt.
 //!
-//! Either way the first reply ends the operation and cancels its attempts still pending, so
-//! exactly one outcome is delivered. An `error` reply also ends it, passed on as it came:
+//! Either way the first reply ends the operation (of a fan-out: the part) and cancels its
+//! attempts still pending, so exactly one outcome is delivered. An `error` reply also ends it, passed on as it came:
 //! retrying a definite error cannot help, and retrying an indefinite one could make the
 //! target act twice. (An error reply with code 0, a timeout the peer reports, counts as the
 //! attempt timing out.) The operation fails with error 0 once it has made all its attempts
@@ -54,10 +55,10 @@
 //! operation succeeds once every part has (its callback gets the last reply), and fails with
 //! the first part that fails (the others are cancelled). A fan-out keeps its values as the
 //! text of one JSON array and sends part `i` as `{"type": kind, field: values[i]}`, so a batch
-//! of any size costs two allocations, not a few per value. It paces itself: it starts as many
+//! of any size costs a few allocations, not a few per value. It paces itself: it starts as many
 //! parts as the runtime's window has room for (at least one) and, as each part succeeds,
 //! fills the room again, so its requests wait in the batch, not serialized in the window's
-//! queue. Each reply is checked by the plan's [`Check`] before it counts.
+//! queue. Each reply is checked by the fan-out's [`Check`] before it counts.
 //!
 //! # State
 //!
