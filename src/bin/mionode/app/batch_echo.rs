@@ -14,7 +14,7 @@
 //! nothing pending behind. Once every echo has come back the answer's `results` is the
 //! request's `values`, as it was read.
 
-use mionode::{Error, Reply, Request};
+use mionode::{Error, ErrorCode, Reply, Request};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -37,9 +37,9 @@ struct EchoReply<'a> {
 
 pub(super) fn handle(app: &mut RpcChapter, ctx: &mut Ctx, req: &Request<'_>) -> Result<(), Error> {
     let BatchEcho { values } = req.body()?;
-    let values = Values::new("echo", "echo", values)
+    let values = Values::new("echo", "echo", check_echo, values)
         .ok_or_else(|| Error::malformed("malformed batch_echo: values is not an array"))?;
-    if values.len() == 0 {
+    if values.is_empty() {
         ctx.reply(
             req,
             &Body::BatchEchoOk {
@@ -66,12 +66,8 @@ pub(super) fn handle(app: &mut RpcChapter, ctx: &mut Ctx, req: &Request<'_>) -> 
         &me,
         values,
         plan,
-        check_echo,
         move |app, ctx, outcome| match outcome {
-            Ok(done) => {
-                let retry::Payload::Values(values) = done.payload else {
-                    return debug_assert!(false, "a fan-out gives its values back");
-                };
+            Ok(values) => {
                 let seconds = ctx.now().saturating_duration_since(started).as_secs_f64();
                 app.stats.batch_answered(values.len(), seconds);
                 ctx.reply_later(
@@ -82,7 +78,7 @@ pub(super) fn handle(app: &mut RpcChapter, ctx: &mut Ctx, req: &Request<'_>) -> 
                 );
             }
             Err(Failure { part, error }) => {
-                let text = if error.code() == mionode::ErrorCode::Timeout {
+                let text = if error.code() == ErrorCode::Timeout {
                     format!("echo of value {part} timed out after {attempts} attempts")
                 } else {
                     format!("echo of value {part} failed: {}", error.text())
@@ -101,12 +97,11 @@ pub(super) fn handle(app: &mut RpcChapter, ctx: &mut Ctx, req: &Request<'_>) -> 
 
 /// An echo counts if it is an `echo_ok` whose `echo` is the value sent: the same text, or
 /// the same JSON value written otherwise.
-fn check_echo(sent: Option<&str>, reply: &Reply<'_>) -> Result<(), Error> {
+fn check_echo(sent: &str, reply: &Reply<'_>) -> Result<(), Error> {
     if reply.kind() != "echo_ok" {
         let kind = reply.kind();
         return Err(Error::crash(format!("reply of type {kind:?}, not echo_ok")));
     }
-    let sent = sent.unwrap_or_default();
     if echoed_as_written(reply.body_text(), sent) {
         return Ok(());
     }

@@ -26,9 +26,9 @@
 //!   RPC per value, not one per attempt.
 //!
 //! Either way the first reply ends the operation (of a fan-out: the part) and cancels its
-//! attempts still pending, so exactly one outcome is delivered. An `error` reply also ends it, passed on as it came:
-//! retrying a definite error cannot help, and retrying an indefinite one could make the
-//! target act twice. (An error reply with code 0, a timeout the peer reports, counts as the
+//! attempts still pending, so exactly one outcome is delivered. An `error` reply also ends
+//! it, passed on as it came: retrying a definite error cannot help, and retrying an
+//! indefinite one could make the target act twice. (An error reply with code 0, a timeout the peer reports, counts as the
 //! attempt timing out.) The operation fails with error 0 once it has made all its attempts
 //! and the last of them has timed out.
 //!
@@ -58,7 +58,8 @@
 //! of any size costs a few allocations, not a few per value. It paces itself: it starts as many
 //! parts as the runtime's window has room for (at least one) and, as each part succeeds,
 //! fills the room again, so its requests wait in the batch, not serialized in the window's
-//! queue. Each reply is checked by the fan-out's [`Check`] before it counts.
+//! queue. Each reply is checked by the fan-out's [`Check`] before it counts, and the
+//! fan-out's callback gets its [`Values`] back.
 //!
 //! # State
 //!
@@ -67,11 +68,10 @@
 //! an entry in [`Retries`], a slab the app owns, and the callbacks and wake-ups carry its
 //! [`Handle`] and the part's index (the slab reuses keys; the id tells operations apart).
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use mionode::{Error, ErrorCode, MsgId, Reply, ReplyTo};
-use std::fmt;
-
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
@@ -127,11 +127,13 @@ impl Plan {
     }
 }
 
-/// The values of a fan-out: the text of a JSON array and where each element is in it.
+/// The values of a fan-out: the text of a JSON array, where each element is in it, and how
+/// a reply to one is checked.
 pub(super) struct Values {
     /// Part `i` sends `{"type": kind, field: element i}`.
     kind: &'static str,
     field: &'static str,
+    check: Check,
     array: Box<RawValue>,
     /// Byte range of each element in `array`.
     spans: Vec<(u32, u32)>,
@@ -139,9 +141,14 @@ pub(super) struct Values {
 
 impl Values {
     /// The elements of `array` (a JSON array as read), to be sent one per request as
-    /// `{"type": kind, field: element}`. `None` if `array` is not an array or longer than
-    /// 4 GiB.
-    pub(super) fn new(kind: &'static str, field: &'static str, array: &RawValue) -> Option<Values> {
+    /// `{"type": kind, field: element}`, each reply checked by `check`. `None` if `array` is
+    /// not an array or longer than 4 GiB.
+    pub(super) fn new(
+        kind: &'static str,
+        field: &'static str,
+        check: Check,
+        array: &RawValue,
+    ) -> Option<Values> {
         let text = array.get();
         u32::try_from(text.len()).ok()?;
         let mut reader = serde_json::Deserializer::from_str(text);
@@ -149,6 +156,7 @@ impl Values {
         Some(Values {
             kind,
             field,
+            check,
             array: array.to_owned(),
             spans,
         })
@@ -157,6 +165,11 @@ impl Values {
     /// Number of elements.
     pub(super) fn len(&self) -> usize {
         self.spans.len()
+    }
+
+    /// Whether there is no element.
+    pub(super) fn is_empty(&self) -> bool {
+        self.spans.is_empty()
     }
 
     /// The text of element `i`.
@@ -195,33 +208,26 @@ impl<'de> Visitor<'de> for SpanVisitor<'de> {
     }
 }
 
-/// The body of one part of a fan-out.
-struct FieldBody<'a> {
-    kind: &'a str,
-    field: &'a str,
-    value: &'a RawValue,
-}
-
-impl Serialize for FieldBody<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("type", self.kind)?;
-        map.serialize_entry(self.field, self.value)?;
-        map.end()
-    }
-}
-
-/// The body of one attempt.
+/// The body of one attempt: an operation's body, or a fan-out's `{"type": kind, field: value}`.
 enum AttemptBody<'a> {
     Raw(&'a RawValue),
-    Field(FieldBody<'a>),
+    Field {
+        kind: &'a str,
+        field: &'a str,
+        value: &'a RawValue,
+    },
 }
 
 impl Serialize for AttemptBody<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
+        match *self {
             AttemptBody::Raw(body) => body.serialize(serializer),
-            AttemptBody::Field(body) => body.serialize(serializer),
+            AttemptBody::Field { kind, field, value } => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("type", kind)?;
+                map.serialize_entry(field, value)?;
+                map.end()
+            }
         }
     }
 }
@@ -243,20 +249,18 @@ impl Payload {
     }
 }
 
-/// Checks a part's reply before it counts: given the text of the value the part sent (a
-/// fan-out's) and the reply, `Err` fails the operation.
-pub(super) type Check = fn(Option<&str>, &Reply<'_>) -> Result<(), Error>;
+/// Checks a reply to a fan-out's part before it counts: given the text of the value the part
+/// sent and the reply, `Err` fails the operation.
+pub(super) type Check = fn(&str, &Reply<'_>) -> Result<(), Error>;
 
-/// What a successful operation hands its callback.
+/// What a successful operation of one part hands its callback.
 pub(super) struct Success<'r> {
-    /// The reply that ended it (the last part's).
+    /// The reply that ended it.
     pub(super) reply: Reply<'r>,
-    /// Attempts made by the part that ended it, the successful one included.
+    /// Attempts made, the successful one included.
     pub(super) attempts: u32,
-    /// Milliseconds waited between the attempts made by that part.
+    /// Milliseconds waited between the attempts made.
     pub(super) waited_ms: u64,
-    /// What it sent, given back.
-    pub(super) payload: Payload,
 }
 
 /// Why an operation failed.
@@ -266,8 +270,10 @@ pub(super) struct Failure {
     pub(super) error: Error,
 }
 
-/// What runs when an operation ends.
-type Done = Box<dyn for<'r> FnOnce(&mut RpcChapter, &mut Ctx, Result<Success<'r>, Failure>)>;
+/// What runs when an operation ends: with the last part's [`Success`] and what it sent, or why
+/// it failed.
+type Done =
+    Box<dyn for<'r> FnOnce(&mut RpcChapter, &mut Ctx, Result<(Success<'r>, Payload), Failure>)>;
 
 /// Operations in progress.
 #[derive(Default)]
@@ -291,7 +297,6 @@ struct Operation {
     target: Box<str>,
     payload: Payload,
     plan: Plan,
-    check: Option<Check>,
     /// The planned end: when the last attempt's timeout passes if every wait is on time.
     end: Instant,
     parts: Vec<Part>,
@@ -339,43 +344,53 @@ pub(super) fn start<F>(
     body: Box<RawValue>,
     plan: Plan,
     done: F,
-) -> Handle
-where
+) where
     F: for<'r> FnOnce(&mut RpcChapter, &mut Ctx, Result<Success<'r>, Error>) + 'static,
 {
-    let done = move |app: &mut RpcChapter, ctx: &mut Ctx, outcome: Result<Success<'_>, Failure>| {
-        done(app, ctx, outcome.map_err(|failure| failure.error))
+    let done = move |app: &mut RpcChapter,
+                     ctx: &mut Ctx,
+                     outcome: Result<(Success<'_>, Payload), Failure>| {
+        done(
+            app,
+            ctx,
+            outcome.map(|(success, _)| success).map_err(|f| f.error),
+        )
     };
-    begin(
-        app,
-        ctx,
-        target,
-        Payload::Body(body),
-        plan,
-        None,
-        Box::new(done),
-    )
+    begin(app, ctx, target, Payload::Body(body), plan, Box::new(done));
 }
 
 /// Starts an operation that sends each of `values` to `target` as `plan` says (one part per
-/// value, paced by the window), checking each reply with `check`; `done` runs once, when
-/// every part has succeeded or one has failed, from a later event. `values` must not be
-/// empty.
+/// value, paced by the window), checking each reply with the values' [`Check`]; `done` runs
+/// once, from a later event: with the values back when every part has succeeded, or with the
+/// first part that failed. `values` must not be empty.
 pub(super) fn fan_out<F>(
     app: &mut RpcChapter,
     ctx: &mut Ctx,
     target: &str,
     values: Values,
     plan: Plan,
-    check: Check,
     done: F,
-) -> Handle
-where
-    F: for<'r> FnOnce(&mut RpcChapter, &mut Ctx, Result<Success<'r>, Failure>) + 'static,
+) where
+    F: FnOnce(&mut RpcChapter, &mut Ctx, Result<Values, Failure>) + 'static,
 {
-    debug_assert!(values.len() > 0 && !plan.late_replies);
-    let payload = Payload::Values(values);
-    begin(app, ctx, target, payload, plan, Some(check), Box::new(done))
+    debug_assert!(!values.is_empty() && !plan.late_replies);
+    let done = move |app: &mut RpcChapter,
+                     ctx: &mut Ctx,
+                     outcome: Result<(Success<'_>, Payload), Failure>| {
+        let values = outcome.map(|(_, payload)| match payload {
+            Payload::Values(values) => values,
+            Payload::Body(_) => unreachable!("a fan-out sends values"),
+        });
+        done(app, ctx, values)
+    };
+    begin(
+        app,
+        ctx,
+        target,
+        Payload::Values(values),
+        plan,
+        Box::new(done),
+    );
 }
 
 fn begin(
@@ -384,9 +399,8 @@ fn begin(
     target: &str,
     payload: Payload,
     plan: Plan,
-    check: Option<Check>,
     done: Done,
-) -> Handle {
+) {
     debug_assert!(plan.attempts >= 1);
     // Saturating: flags and plans built in code may hold any `Duration`.
     let waits = (0..plan.attempts.saturating_sub(1) as usize)
@@ -406,7 +420,6 @@ fn begin(
         target: target.into(),
         payload,
         plan,
-        check,
         end,
         parts: vec![
             Part {
@@ -420,9 +433,7 @@ fn begin(
         late: Vec::new(),
         done,
     });
-    let handle = Handle { key, id };
-    start_parts(app, ctx, handle);
-    handle
+    start_parts(app, ctx, Handle { key, id });
 }
 
 /// Starts parts not yet started while the window has room, and at least one.
@@ -506,15 +517,12 @@ fn send_attempt(app: &mut RpcChapter, ctx: &mut Ctx, handle: Handle, part: usize
     };
     let body = match &op.payload {
         Payload::Body(body) => AttemptBody::Raw(body),
-        Payload::Values(values) => {
+        Payload::Values(values) => AttemptBody::Field {
+            kind: values.kind,
+            field: values.field,
             // Read as JSON when the operation began: this cannot fail.
-            let value = serde_json::from_str(values.text(part)).expect("an element read before");
-            AttemptBody::Field(FieldBody {
-                kind: values.kind,
-                field: values.field,
-                value,
-            })
-        }
+            value: serde_json::from_str(values.text(part)).expect("an element read before"),
+        },
     };
     let msg_id = if op.plan.adaptive {
         // Time waiting for room in the window is not the attempt's: only the operation's
@@ -575,12 +583,8 @@ fn on_outcome(
                     attempt + 1
                 );
             }
-            if let Some(check) = op.check {
-                let sent = match &op.payload {
-                    Payload::Values(values) => Some(values.text(part)),
-                    Payload::Body(_) => None,
-                };
-                if let Err(error) = check(sent, &reply) {
+            if let Payload::Values(values) = &op.payload {
+                if let Err(error) = (values.check)(values.text(part), &reply) {
                     return finish(app, ctx, handle, Err(Failure { part, error }));
                 }
             }
@@ -631,12 +635,14 @@ fn finish(
     let Some(op) = take(app, handle) else { return };
     cancel_attempts(ctx, &op);
     let outcome = match outcome {
-        Ok((part, reply)) => Ok(Success {
-            reply,
-            attempts: op.parts[part].made,
-            waited_ms: op.waited_ms(part),
-            payload: op.payload,
-        }),
+        Ok((part, reply)) => {
+            let success = Success {
+                reply,
+                attempts: op.parts[part].made,
+                waited_ms: op.waited_ms(part),
+            };
+            Ok((success, op.payload))
+        }
         Err(failure) => Err(failure),
     };
     (op.done)(app, ctx, outcome);
